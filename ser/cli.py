@@ -1,0 +1,63 @@
+"""The `ser` command: one sub-command per verb, each a thin wrapper over one public function.
+
+Verb modules live in `ser.commands` and import only argparse at module level, so `ser --help`
+and every `ser VERB --help` answer without loading torch, librosa or openSMILE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from types import ModuleType
+
+from ser import __version__
+from ser.commands import COMMAND_MODULES
+from ser.errors import SerError
+
+
+def _load_commands() -> list[ModuleType]:
+    return [importlib.import_module(f"ser.commands.{name}") for name in COMMAND_MODULES]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    commands = _load_commands()
+    parser = argparse.ArgumentParser(
+        prog="ser",
+        description="ser: speech emotion recognition toolkit.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'ser VERB --help' for a verb's options and an example.",
+    )
+    parser.add_argument("--version", action="version", version=f"ser {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", title="verbs")
+    for module in commands:
+        verb = sub.add_parser(
+            module.NAME,
+            help=module.HELP,
+            description=module.HELP,
+            epilog="example:\n  " + "\n  ".join(module.EXAMPLES),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(verb)
+        verb.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "verb", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except SerError as exc:
+        print(f"ser {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ser {args.verb}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,11 @@
+"""CLI verb modules. Each defines NAME, HELP, EXAMPLES, add_arguments(parser) and run(args) -> exit code,
+and imports only the standard library at module level (heavy imports go inside run)."""
+
+#: Module names under ser.commands, in the order `ser --help` lists them.
+COMMAND_MODULES: list[str] = [
+    "prepare",
+    "validate",
+    "extract",
+    "compute_cmvn",
+    "list_features",
+]

@@ -1,0 +1,209 @@
+"""Kaldi-style data directories: plain sorted `utt-id value` text files.
+
+A data dir is the hand-off format between every stage (prepare -> extract -> folds -> train), so
+tools from Kaldi, ESPnet and Lhotse can read ours. `spk2utt` is always derived from `utt2spk`.
+Validation follows Kaldi's validate_data_dir.sh: sorted (C locale), unique ids, every utterance
+present in every per-utterance map, speaker ids prefixing utterance ids, audio files present.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from ser.errors import DataDirError
+from ser.fileio import atomic_write
+
+#: Per-utterance maps a data dir may hold, beside the required `wav.scp` and `utt2spk`.
+OPTIONAL_UTT_MAPS = (
+    "utt2emo",
+    "utt2emo_full",
+    "utt2gender",
+    "utt2session",
+    "utt2dialog",
+    "utt2turn",
+    "text",
+    "utt2num_frames",
+    "feats.scp",
+)
+REQUIRED_MAPS = ("wav.scp", "utt2spk")
+
+
+def read_map(path: str | Path) -> dict[str, str]:
+    """Read `key value...` lines; duplicate keys and malformed lines are errors naming file and line."""
+    path = Path(path)
+    mapping: dict[str, str] = {}
+    with open(path, encoding="utf-8") as handle:
+        for lineno, raw in enumerate(handle, 1):
+            line = raw.rstrip("\r\n")
+            if not line.strip():
+                continue
+            parts = line.split(maxsplit=1)
+            key = parts[0]
+            value = parts[1].strip() if len(parts) > 1 else ""
+            if key in mapping:
+                raise DataDirError(f"{path}:{lineno}: duplicate id '{key}'")
+            mapping[key] = value
+    return mapping
+
+
+def write_map(path: str | Path, mapping: Mapping[str, object]) -> None:
+    """Write a map sorted by key (C-locale order), atomically."""
+    with atomic_write(path) as handle:
+        for key in sorted(mapping):
+            handle.write(f"{key} {mapping[key]}\n")
+
+
+def is_sorted_file(path: str | Path) -> bool:
+    """True when the file's keys appear in C-locale sorted order (what Kaldi tools require)."""
+    keys = [line.split(maxsplit=1)[0] for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return keys == sorted(keys)
+
+
+def spk2utt_from(utt2spk: Mapping[str, str]) -> dict[str, list[str]]:
+    """Invert utt2spk into speaker -> sorted utterance list."""
+    out: dict[str, list[str]] = {}
+    for utt in sorted(utt2spk):
+        out.setdefault(utt2spk[utt], []).append(utt)
+    return out
+
+
+@dataclass
+class DataDir:
+    """In-memory view of a data dir: a dict of per-utterance maps keyed by file name."""
+
+    maps: dict[str, dict[str, str]] = field(default_factory=dict)
+    segments: dict[str, tuple[str, float, float]] | None = None
+    path: Path | None = None
+
+    # --- accessors -------------------------------------------------------------------------
+    @property
+    def wav_scp(self) -> dict[str, str]:
+        return self.maps["wav.scp"]
+
+    @property
+    def utt2spk(self) -> dict[str, str]:
+        return self.maps["utt2spk"]
+
+    @property
+    def utt2emo(self) -> dict[str, str]:
+        if "utt2emo" not in self.maps:
+            raise DataDirError(f"{self.path or 'data dir'}: no utt2emo (labels); this step needs labelled data")
+        return self.maps["utt2emo"]
+
+    @property
+    def utts(self) -> list[str]:
+        """Sorted utterance ids (from `segments` when present, else from wav.scp)."""
+        if self.segments is not None:
+            return sorted(self.segments)
+        return sorted(self.wav_scp)
+
+    @property
+    def speakers(self) -> list[str]:
+        return sorted(set(self.utt2spk.values()))
+
+    def spk2utt(self) -> dict[str, list[str]]:
+        return spk2utt_from(self.utt2spk)
+
+    def get(self, name: str) -> dict[str, str] | None:
+        return self.maps.get(name)
+
+    def audio_source(self, utt: str) -> tuple[str, float | None, float | None]:
+        """(audio path, start s, end s) for an utterance; start/end are None without segments."""
+        if self.segments is not None:
+            reco, start, end = self.segments[utt]
+            return self.wav_scp[reco], start, end
+        return self.wav_scp[utt], None, None
+
+    # --- I/O ---------------------------------------------------------------------------------
+    @classmethod
+    def read(cls, path: str | Path) -> "DataDir":
+        path = Path(path)
+        if not path.is_dir():
+            raise DataDirError(f"{path}: not a directory")
+        maps: dict[str, dict[str, str]] = {}
+        for name in REQUIRED_MAPS:
+            if not (path / name).is_file():
+                raise DataDirError(f"{path}: missing required file '{name}' (a data dir needs wav.scp and utt2spk)")
+            maps[name] = read_map(path / name)
+        for name in OPTIONAL_UTT_MAPS:
+            if (path / name).is_file():
+                maps[name] = read_map(path / name)
+        segments = None
+        if (path / "segments").is_file():
+            segments = {}
+            for utt, value in read_map(path / "segments").items():
+                parts = value.split()
+                if len(parts) != 3:
+                    raise DataDirError(f"{path / 'segments'}: '{utt}' needs 'reco start end', got '{value}'")
+                segments[utt] = (parts[0], float(parts[1]), float(parts[2]))
+        return cls(maps=maps, segments=segments, path=path)
+
+    def write(self, path: str | Path) -> None:
+        """Write every map (sorted, atomically) plus the derived spk2utt."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        for name, mapping in self.maps.items():
+            write_map(path / name, mapping)
+        write_map(path / "spk2utt", {spk: " ".join(utts) for spk, utts in self.spk2utt().items()})
+        if self.segments is not None:
+            write_map(path / "segments", {u: f"{r} {s:.4f} {e:.4f}" for u, (r, s, e) in self.segments.items()})
+        self.path = path
+
+    # --- checks ------------------------------------------------------------------------------
+    def problems(self, check_files: bool = True) -> list[str]:
+        """Every violation of the data-dir rules, as messages; empty when the dir is valid."""
+        where = str(self.path or "data dir")
+        found: list[str] = []
+        utts = set(self.utts)
+        for name, mapping in self.maps.items():
+            if name == "wav.scp" and self.segments is not None:
+                continue
+            missing = utts - set(mapping)
+            extra = set(mapping) - utts
+            if missing:
+                found.append(f"{where}/{name}: {len(missing)} utterances missing, e.g. {sorted(missing)[0]}")
+            if extra:
+                found.append(f"{where}/{name}: {len(extra)} ids not in wav.scp, e.g. {sorted(extra)[0]}")
+        if self.path is not None:
+            for name in list(self.maps) + ["spk2utt"] + (["segments"] if self.segments is not None else []):
+                file = self.path / name
+                if file.is_file() and not is_sorted_file(file):
+                    found.append(f"{file}: not sorted (Kaldi tools need C-locale order)")
+        for utt, spk in self.utt2spk.items():
+            if not utt.startswith(spk):
+                found.append(f"{where}/utt2spk: utterance '{utt}' does not start with its speaker id '{spk}'")
+                break
+        if check_files:
+            for key, wav in self.wav_scp.items():
+                if wav.endswith("|"):
+                    found.append(f"{where}/wav.scp: '{key}' is a piped command; ser reads plain file paths only")
+                elif not Path(wav).is_file():
+                    found.append(f"{where}/wav.scp: '{key}' points to a missing file {wav}")
+        return found
+
+    def validate(self, check_files: bool = True) -> None:
+        """Raise DataDirError listing every problem (not just the first)."""
+        found = self.problems(check_files=check_files)
+        if found:
+            raise DataDirError("invalid data dir:\n  " + "\n  ".join(found))
+
+    # --- subsets -----------------------------------------------------------------------------
+    def subset_utts(self, keep: Iterable[str]) -> "DataDir":
+        keep_set = set(keep)
+        maps = {name: {u: v for u, v in m.items() if u in keep_set} for name, m in self.maps.items()}
+        segments = None
+        if self.segments is not None:
+            segments = {u: v for u, v in self.segments.items() if u in keep_set}
+            recos = {r for r, _, _ in segments.values()}
+            maps["wav.scp"] = {r: w for r, w in self.wav_scp.items() if r in recos}
+        return DataDir(maps=maps, segments=segments)
+
+    def subset_speakers(self, speakers: Iterable[str]) -> "DataDir":
+        """Only the utterances of the given speakers (used to build speaker-disjoint folds)."""
+        wanted = set(speakers)
+        unknown = wanted - set(self.speakers)
+        if unknown:
+            raise DataDirError(f"{self.path or 'data dir'}: unknown speakers {sorted(unknown)}")
+        return self.subset_utts(u for u, s in self.utt2spk.items() if s in wanted)

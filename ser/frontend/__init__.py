@@ -1,0 +1,1 @@
+"""Feature front end: named feature sets (features/*.yaml) -> extractors -> kaldiio arks."""

@@ -1,0 +1,60 @@
+"""The extractor contract and the registry that maps a feature YAML's `kind:` to an implementation.
+
+An extractor turns one utterance's mono float32 samples into a (frames, dim) float32 matrix
+(utterance-level sets return one row). Extractors are built once per worker process and reused,
+because building some of them (openSMILE) costs more than processing a short clip.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+
+class Extractor(Protocol):
+    """What every front end provides."""
+
+    #: feature names, one per output column (len(names) == dim)
+    names: list[str]
+    #: seconds between frames (None for utterance-level functionals)
+    frame_shift: float | None
+
+    @property
+    def dim(self) -> int: ...
+
+    def __call__(self, samples: np.ndarray, rate: int) -> np.ndarray: ...
+
+
+ExtractorFactory = Callable[..., Extractor]
+_EXTRACTORS: dict[str, ExtractorFactory] = {}
+
+
+def register_extractor(kind: str) -> Callable[[ExtractorFactory], ExtractorFactory]:
+    """Class/function decorator: `@register_extractor("opensmile")`; duplicate kinds are an error."""
+
+    def wrap(factory: ExtractorFactory) -> ExtractorFactory:
+        if kind in _EXTRACTORS:
+            raise ValueError(f"feature extractor kind '{kind}' is registered twice")
+        _EXTRACTORS[kind] = factory
+        return factory
+
+    return wrap
+
+
+def _import_builtin_extractors() -> None:
+    # Imported for their registration side effect; each module imports its heavy library lazily.
+    from ser.frontend import kaldi_features, librosa_features, opensmile_features, spectral36  # noqa: F401
+
+
+def make_extractor(kind: str, options: dict[str, Any]) -> Extractor:
+    """Build the extractor registered under `kind` with the YAML's `options:`."""
+    _import_builtin_extractors()
+    if kind not in _EXTRACTORS:
+        raise ValueError(f"unknown feature extractor kind '{kind}'; known: {', '.join(sorted(_EXTRACTORS))}")
+    return _EXTRACTORS[kind](**options)
+
+
+def registered_kinds() -> list[str]:
+    _import_builtin_extractors()
+    return sorted(_EXTRACTORS)

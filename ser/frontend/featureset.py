@@ -1,0 +1,108 @@
+"""Named feature sets: `features/NAME.yaml` files that say which extractor runs with which options.
+
+A feature set is data, not code: the YAML names an extractor `kind`, its `options`, the sample
+rate and an optional post-step (`average_frames`). `ser extract --features NAME` resolves NAME
+against the search path below; a path to any YAML file works too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ser.errors import SerError
+from ser.frontend.base import Extractor, make_extractor
+
+
+def feature_search_path() -> list[Path]:
+    """Where named feature sets are looked up: $SER_FEATURES_DIR, the source tree, the install prefix."""
+    paths = []
+    if os.environ.get("SER_FEATURES_DIR"):
+        paths.append(Path(os.environ["SER_FEATURES_DIR"]))
+    paths.append(Path(__file__).resolve().parents[2] / "features")
+    paths.append(Path(sys.prefix) / "share" / "ser" / "features")
+    return paths
+
+
+def find_feature_file(name_or_path: str | Path) -> Path:
+    """Resolve a feature-set name (`emobase78`) or a YAML path to the YAML file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+        return candidate
+    for folder in feature_search_path():
+        path = folder / f"{name_or_path}.yaml"
+        if path.is_file():
+            return path
+    known = ", ".join(name for name, _ in list_feature_sets()) or "none found"
+    raise SerError(f"unknown feature set '{name_or_path}' (known: {known}; or give a path to a .yaml file)")
+
+
+@dataclass
+class FeatureSet:
+    """A parsed feature YAML; `build()` makes the extractor, `postprocess()` applies frame averaging."""
+
+    name: str
+    kind: str
+    options: dict[str, Any] = field(default_factory=dict)
+    level: str = "frame"
+    sample_rate: int = 16000
+    average_frames: int = 1
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.level not in ("frame", "utterance"):
+            raise SerError(f"feature set '{self.name}': level must be 'frame' or 'utterance', not '{self.level}'")
+        if int(self.average_frames) < 1:
+            raise SerError(f"feature set '{self.name}': average_frames must be >= 1")
+        if self.level == "utterance" and self.average_frames != 1:
+            raise SerError(f"feature set '{self.name}': average_frames applies to frame-level features only")
+
+    def build(self) -> Extractor:
+        return make_extractor(self.kind, dict(self.options))
+
+    def postprocess(self, feats: np.ndarray) -> np.ndarray:
+        from ser.frontend.averaging import average_frames
+
+        return average_frames(feats, int(self.average_frames))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "FeatureSet":
+        unknown = set(data) - {f for f in cls.__dataclass_fields__}
+        if unknown:
+            raise SerError(f"{source}: unknown keys {sorted(unknown)} in feature set")
+        if "name" not in data or "kind" not in data:
+            raise SerError(f"{source}: a feature set needs 'name' and 'kind'")
+        return cls(**data)
+
+
+def load_feature_set(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> FeatureSet:
+    """Load a feature set by name or path; `overrides` (e.g. {'average_frames': 5}) win over the file."""
+    path = find_feature_file(name_or_path)
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle) or {}
+    data.update(overrides or {})
+    return FeatureSet.from_dict(data, source=str(path))
+
+
+def list_feature_sets() -> list[tuple[str, str]]:
+    """(name, description) of every named feature set on the search path (first one wins)."""
+    seen: dict[str, str] = {}
+    for folder in feature_search_path():
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.yaml")):
+            if path.stem not in seen:
+                try:
+                    seen[path.stem] = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("description", "")
+                except yaml.YAMLError:
+                    seen[path.stem] = "(unreadable YAML)"
+    return sorted(seen.items())
