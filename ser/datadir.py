@@ -30,8 +30,12 @@ OPTIONAL_UTT_MAPS = (
 REQUIRED_MAPS = ("wav.scp", "utt2spk")
 
 
-def read_map(path: str | Path) -> dict[str, str]:
-    """Read `key value...` lines; duplicate keys and malformed lines are errors naming file and line."""
+def read_map(path: str | Path, problems: list[str] | None = None) -> dict[str, str]:
+    """Read `key value...` lines; a duplicate key is an error naming file and line.
+
+    With a `problems` list, duplicates are recorded there instead (first occurrence kept), so a
+    batch tool can report them and go on with the rest.
+    """
     path = Path(path)
     mapping: dict[str, str] = {}
     with open(path, encoding="utf-8") as handle:
@@ -43,7 +47,11 @@ def read_map(path: str | Path) -> dict[str, str]:
             key = parts[0]
             value = parts[1].strip() if len(parts) > 1 else ""
             if key in mapping:
-                raise DataDirError(f"{path}:{lineno}: duplicate id '{key}'")
+                message = f"{path}:{lineno}: duplicate id '{key}' (first occurrence kept)"
+                if problems is None:
+                    raise DataDirError(message)
+                problems.append(message)
+                continue
             mapping[key] = value
     return mapping
 
@@ -118,7 +126,8 @@ class DataDir:
 
     # --- I/O ---------------------------------------------------------------------------------
     @classmethod
-    def read(cls, path: str | Path) -> "DataDir":
+    def read(cls, path: str | Path, problems: list[str] | None = None) -> "DataDir":
+        """Read a data dir; with `problems`, duplicate ids are collected there rather than raised."""
         path = Path(path)
         if not path.is_dir():
             raise DataDirError(f"{path}: not a directory")
@@ -126,10 +135,10 @@ class DataDir:
         for name in REQUIRED_MAPS:
             if not (path / name).is_file():
                 raise DataDirError(f"{path}: missing required file '{name}' (a data dir needs wav.scp and utt2spk)")
-            maps[name] = read_map(path / name)
+            maps[name] = read_map(path / name, problems)
         for name in OPTIONAL_UTT_MAPS:
             if (path / name).is_file():
-                maps[name] = read_map(path / name)
+                maps[name] = read_map(path / name, problems)
         segments = None
         if (path / "segments").is_file():
             segments = {}

@@ -1,0 +1,74 @@
+"""`ser extract`: a data dir (or a plain folder of audio) -> frame-level features in kaldiio ark/scp."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+NAME = "extract"
+HELP = "Extract a named feature set for every utterance into feats.ark/feats.scp (parallel, resumable)."
+EXAMPLES = [
+    "ser extract --features emobase78 --nj 2 data/emodb feats/emodb_emobase78",
+    "ser extract --features mfcc_pitch28 path/to/wav_folder feats/my_clips   # a plain folder, no labels needed",
+    "ser extract --features emobase78 --set average_frames=5 data/iemocap feats/iemocap_avg5",
+]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="a data dir (with wav.scp and utt2spk) or a folder of audio files")
+    parser.add_argument("out_dir", help="output dir: a data dir with feats.scp, utt2num_frames, feats.yaml, failed.txt")
+    parser.add_argument("--features", default="emobase78", help="feature set name (see `ser list-features`) or a YAML path")
+    parser.add_argument("--nj", type=int, default=min(4, os.cpu_count() or 1), help="parallel worker processes")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a feature-set field, e.g. average_frames=5 (repeatable)")
+    parser.add_argument("--overwrite", action="store_true", help="discard features already in out_dir instead of resuming")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def parse_overrides(items: list[str]) -> dict[str, object]:
+    """`key=value` strings -> dict with YAML-typed values (so `5` is an int, `true` a bool)."""
+    import yaml
+
+    from ser.errors import SerError
+
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SerError(f"override '{item}' is not KEY=VALUE")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ser.datadir import DataDir
+    from ser.frontend.extract import extract
+    from ser.frontend.featureset import load_feature_set
+
+    fs = load_feature_set(args.features, parse_overrides(args.overrides))
+    source = Path(args.input)
+    problems: list[str] = []
+    if (source / "wav.scp").is_file():
+        data = DataDir.read(source, problems=problems)
+    elif source.is_dir():
+        from ser.corpora import prepare
+
+        data = prepare("wavdir", source, Path(args.out_dir))
+    else:
+        from ser.errors import SerError
+
+        raise SerError(f"{source}: neither a data dir (no wav.scp) nor a folder of audio")
+    result = extract(data, args.out_dir, fs, nj=args.nj, overwrite=args.overwrite,
+                     progress=False if args.no_progress else None, input_problems=problems)
+    print(
+        f"{args.out_dir}: {result.extracted} extracted, {result.reused} already done, "
+        f"{len(result.failures)} failed; {result.dim}-d '{fs.name}'",
+        file=sys.stderr,
+    )
+    if result.failures:
+        print(f"failures are listed in {Path(args.out_dir) / 'failed.txt'}", file=sys.stderr)
+        return 1
+    return 0

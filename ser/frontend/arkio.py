@@ -1,0 +1,138 @@
+"""Append-only Kaldi ark/scp writing that survives crashes, and its recovery.
+
+Invariant: a line reaches `feats.scp` only after the matrix it points to is flushed to
+`feats.ark`. So after a crash the scp is a valid index of a prefix of the ark; `recover()`
+drops a torn last scp line and truncates ark bytes that no scp line points to. kaldiio reads
+the result (`kaldiio.load_scp`), as do Kaldi and ESPnet tools.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import BinaryIO, Iterable
+
+import numpy as np
+from kaldiio import matio
+
+from ser.fileio import atomic_write
+
+
+def parse_scp_line(line: str) -> tuple[str, str, int] | None:
+    """`utt /abs/feats.ark:1234` -> (utt, ark path, offset); None for a torn or malformed line."""
+    if not line.endswith("\n"):
+        return None
+    parts = line.split(maxsplit=1)
+    if len(parts) != 2 or ":" not in parts[1]:
+        return None
+    ark, _, offset = parts[1].strip().rpartition(":")
+    if not offset.isdigit():
+        return None
+    return parts[0], ark, int(offset)
+
+
+def read_matrix_shape(ark: BinaryIO, offset: int) -> tuple[int, int]:
+    """(rows, cols) of the binary float/double matrix at `offset`, from its header alone."""
+    ark.seek(offset)
+    head = ark.read(15)
+    if len(head) < 15 or head[:2] != b"\x00B" or head[2:5] not in (b"FM ", b"DM "):
+        raise ValueError(f"{getattr(ark, 'name', 'ark')}:{offset}: not a binary float matrix")
+    rows = int.from_bytes(head[6:10], "little", signed=True)
+    cols = int.from_bytes(head[11:15], "little", signed=True)
+    return rows, cols
+
+
+def recover(ark_path: Path, scp_path: Path) -> dict[str, int]:
+    """Make an interrupted ark/scp pair consistent again and return {utt: offset} of the entries kept.
+
+    Keeps scp entries whose matrices read back completely; the ark is cut after the last kept
+    entry, so a partially written utterance is redone on the next run.
+    """
+    if not scp_path.exists() or not ark_path.exists():
+        for path in (ark_path, scp_path):
+            if path.exists():
+                path.unlink()
+        return {}
+    entries: list[tuple[str, int]] = []
+    with open(scp_path, encoding="utf-8") as handle:
+        for line in handle:
+            parsed = parse_scp_line(line)
+            if parsed is None or Path(parsed[1]).resolve() != ark_path.resolve():
+                break
+            entries.append((parsed[0], parsed[2]))
+    ark_size = ark_path.stat().st_size
+    end = 0
+    with open(ark_path, "rb") as ark:
+        while entries:
+            utt, offset = entries[-1]
+            try:
+                if offset >= ark_size:
+                    raise EOFError
+                ark.seek(offset)
+                matio.read_kaldi(ark)
+                end = ark.tell()
+                if end > ark_size:
+                    raise EOFError
+                break
+            except Exception:
+                entries.pop()
+    with open(ark_path, "r+b") as ark:
+        ark.truncate(end)
+    with atomic_write(scp_path) as out:
+        for utt, offset in entries:
+            out.write(f"{utt} {ark_path.resolve()}:{offset}\n")
+    return dict(entries)
+
+
+class ArkAppender:
+    """Append matrices to an ark and index them in an scp, flushing the ark before each scp line."""
+
+    def __init__(self, ark_path: Path, scp_path: Path) -> None:
+        self.ark_path = Path(ark_path).resolve()
+        self._ark = open(ark_path, "ab")
+        self._scp = open(scp_path, "a", encoding="utf-8")
+
+    def append(self, utt: str, matrix: np.ndarray) -> int:
+        self._ark.write(f"{utt} ".encode("utf-8"))
+        offset = self._ark.tell()
+        matio.write_array(self._ark, np.ascontiguousarray(matrix, dtype=np.float32))
+        self._ark.flush()
+        self._scp.write(f"{utt} {self.ark_path}:{offset}\n")
+        self._scp.flush()
+        return offset
+
+    def close(self) -> None:
+        for handle in (self._ark, self._scp):
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+
+    def __enter__(self) -> "ArkAppender":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_ark_atomic(ark_path: Path, scp_path: Path, items: Iterable[tuple[str, np.ndarray]]) -> None:
+    """Write a whole (small) ark/scp pair at once; both files appear only when complete."""
+    ark_path, scp_path = Path(ark_path), Path(scp_path)
+    final_ark = ark_path.resolve()
+    lines = []
+    with atomic_write(ark_path, mode="wb") as ark:
+        for utt, matrix in sorted(items, key=lambda item: item[0]):
+            ark.write(f"{utt} ".encode("utf-8"))
+            offset = ark.tell()
+            # float64 stays double (Kaldi keeps CMVN stats as DM); everything else is stored as float32
+            dtype = np.float64 if matrix.dtype == np.float64 else np.float32
+            matio.write_array(ark, np.ascontiguousarray(matrix, dtype=dtype))
+            lines.append(f"{utt} {final_ark}:{offset}\n")
+    with atomic_write(scp_path) as scp:
+        scp.writelines(lines)
+
+
+def sort_scp(scp_path: Path) -> None:
+    """Rewrite an scp sorted by utterance id (Kaldi order), atomically."""
+    lines = [line for line in Path(scp_path).read_text(encoding="utf-8").splitlines(keepends=True) if line.strip()]
+    with atomic_write(scp_path) as out:
+        out.writelines(sorted(lines, key=lambda line: line.split(maxsplit=1)[0]))

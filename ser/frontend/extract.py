@@ -1,0 +1,207 @@
+"""The `ser extract` driver: data dir -> feats.ark/feats.scp, in parallel, resumable and atomic.
+
+Why it looks like this:
+- Workers (a process pool, `nj` of them) each build the extractor once and receive utterances
+  in sorted id order; `imap` hands results back in that order, so the ark streams to disk in id
+  order while at most a few feature matrices are in flight (memory stays flat with corpus size).
+- Every matrix is flushed to the ark before its scp line is written (see arkio), so a crash or a
+  kill leaves a consistent prefix; a rerun recovers it, skips finished utterances and redoes a
+  partial one. `feats.yaml` pins the configuration: a rerun with another feature set is refused.
+- A bad file is reported (stderr and failed.txt: id, path, reason) and the batch goes on; the
+  caller turns a non-empty failure list into a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import yaml
+
+from ser.audio import load_audio
+from ser.datadir import DataDir, write_map
+from ser.errors import InputFileError, SerError
+from ser.fileio import atomic_write, write_text_atomic
+from ser.frontend.arkio import ArkAppender, recover, sort_scp
+from ser.frontend.featureset import FeatureSet
+from ser.frontend.versions import package_versions
+
+#: maps copied from the input data dir so the feature dir is a complete data dir of its own
+PASSTHROUGH_EXCLUDE = {"feats.scp", "utt2num_frames"}
+
+
+@dataclass
+class Failure:
+    utt: str
+    path: str
+    reason: str
+
+
+@dataclass
+class ExtractResult:
+    out_dir: Path
+    extracted: int = 0
+    reused: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    dim: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+# --- worker side ---------------------------------------------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(feature_dict: dict[str, Any]) -> None:
+    """Build the extractor once per process; keep each worker single-threaded (nj gives parallelism)."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    fs = FeatureSet.from_dict(feature_dict)
+    _WORKER["fs"] = fs
+    _WORKER["extractor"] = fs.build()
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def _extract_one(task: tuple[str, str, float | None, float | None]) -> tuple[str, np.ndarray | None, str | None]:
+    utt, path, start, end = task
+    fs: FeatureSet = _WORKER["fs"]
+    try:
+        samples = load_audio(path, fs.sample_rate)
+        if start is not None:
+            samples = samples[int(start * fs.sample_rate) : int(end * fs.sample_rate) if end and end > 0 else None]
+            if samples.size == 0:
+                raise InputFileError(path, f"segment {start}-{end} s is empty")
+        feats = fs.postprocess(_WORKER["extractor"](samples, fs.sample_rate))
+        if feats.ndim != 2 or feats.shape[0] == 0:
+            raise InputFileError(path, f"too short: the front end produced no frames from {samples.size / fs.sample_rate:.3f} s")
+        if not np.isfinite(feats).all():
+            raise InputFileError(path, "the front end produced NaN/Inf values")
+        return utt, feats, None
+    except InputFileError as exc:
+        return utt, None, exc.reason
+    except Exception as exc:  # an extractor crash on one file must not stop the batch
+        return utt, None, f"feature extraction failed: {type(exc).__name__}: {exc}"
+
+
+def _run_tasks(tasks: list[tuple], feature_dict: dict[str, Any], nj: int) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
+    if nj <= 1 or len(tasks) <= 1:
+        _init_worker(feature_dict)
+        yield from map(_extract_one, tasks)
+        return
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    with mp.get_context(method).Pool(nj, initializer=_init_worker, initargs=(feature_dict,)) as pool:
+        yield from pool.imap(_extract_one, tasks, chunksize=1)
+
+
+# --- driver --------------------------------------------------------------------------------------
+def _feature_header(fs: FeatureSet) -> dict[str, Any]:
+    extractor = fs.build()
+    shift = extractor.frame_shift * fs.average_frames if extractor.frame_shift else None
+    return {
+        "feature_set": fs.to_dict(),
+        "dim": extractor.dim,
+        "names": list(extractor.names),
+        "frame_shift": shift,
+        "versions": package_versions(),
+    }
+
+
+def _check_same_config(feats_yaml: Path, header: dict[str, Any]) -> None:
+    old = yaml.safe_load(feats_yaml.read_text(encoding="utf-8")) or {}
+    if old.get("feature_set") != header["feature_set"]:
+        raise SerError(
+            f"{feats_yaml.parent} already holds features made with another configuration "
+            f"('{old.get('feature_set', {}).get('name')}'); use another output dir or --overwrite"
+        )
+
+
+def extract(
+    data: DataDir,
+    out_dir: str | Path,
+    fs: FeatureSet,
+    nj: int = 1,
+    overwrite: bool = False,
+    progress: bool | None = None,
+    input_problems: list[str] | None = None,
+) -> ExtractResult:
+    """Extract `fs` for every utterance of `data` into `out_dir` (a data dir with feats.scp)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ark, scp, feats_yaml = out_dir / "feats.ark", out_dir / "feats.scp", out_dir / "feats.yaml"
+    header = _feature_header(fs)
+    if overwrite:
+        for path in (ark, scp, feats_yaml, out_dir / "utt2num_frames", out_dir / "failed.txt"):
+            if path.exists():
+                path.unlink()
+    elif feats_yaml.exists():
+        _check_same_config(feats_yaml, header)
+    with atomic_write(feats_yaml) as handle:
+        yaml.safe_dump(header, handle, sort_keys=False)
+
+    done = recover(ark, scp)
+    result = ExtractResult(out_dir=out_dir, reused=len([u for u in data.utts if u in done]), dim=header["dim"])
+    for problem in input_problems or []:
+        print(f"ser extract: {problem}", file=sys.stderr)
+        result.failures.append(Failure(utt="-", path=problem.split(":", 1)[0], reason=problem.split(": ", 1)[-1]))
+    tasks = []
+    for utt in data.utts:
+        if utt in done:
+            continue
+        path, start, end = data.audio_source(utt)
+        tasks.append((utt, path, start, end))
+
+    show = sys.stderr.isatty() if progress is None else progress
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(tasks), desc="extract", unit="utt", file=sys.stderr, disable=not show)
+    with ArkAppender(ark, scp) as writer:
+        for (utt, feats, error), task in zip(_run_tasks(tasks, fs.to_dict(), nj), tasks):
+            bar.update(1)
+            if error is not None:
+                print(f"ser extract: {task[1]}: {error} (utterance {utt} skipped)", file=sys.stderr)
+                result.failures.append(Failure(utt=utt, path=task[1], reason=error))
+                continue
+            writer.append(utt, feats)
+            result.extracted += 1
+    bar.close()
+
+    sort_scp(scp)
+    frames = _num_frames(scp)
+    # the feature dir is a data dir of its own (labels, speakers...) holding only extracted utterances
+    inputs = DataDir(maps={k: v for k, v in data.maps.items() if k not in PASSTHROUGH_EXCLUDE}, segments=data.segments)
+    inputs.subset_utts(frames).write(out_dir)
+    write_map(out_dir / "utt2num_frames", frames)
+    _write_failures(out_dir / "failed.txt", result.failures)
+    return result
+
+
+def _num_frames(scp: Path) -> dict[str, int]:
+    """Rows of every matrix, read from the ark headers only (no feature data is loaded)."""
+    from ser.frontend.arkio import parse_scp_line, read_matrix_shape
+
+    frames: dict[str, int] = {}
+    handles: dict[str, Any] = {}
+    try:
+        with open(scp, encoding="utf-8") as lines:
+            for line in lines:
+                parsed = parse_scp_line(line)
+                if parsed is None:
+                    continue
+                utt, ark, offset = parsed
+                handle = handles.get(ark) or handles.setdefault(ark, open(ark, "rb"))
+                frames[utt] = read_matrix_shape(handle, offset)[0]
+    finally:
+        for handle in handles.values():
+            handle.close()
+    return frames
+
+
+def _write_failures(path: Path, failures: list[Failure]) -> None:
+    write_text_atomic(path, "".join(f"{f.utt}\t{f.path}\t{f.reason}\n" for f in failures))

@@ -1,0 +1,194 @@
+"""`ser extract` end to end on real EmoDB audio: format, frame counts, bad input, resume, CMVN."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import kaldiio
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+
+from ser.cli import main
+from ser.datadir import DataDir, read_map
+from ser.frontend.cmvn import mean_std, normalize, read_cmvn, stats_of
+from ser.frontend.deltas import delta
+from tests.bad_audio import tone, write_bad_files, write_good_variants
+
+REPO = Path(__file__).resolve().parents[1]
+# two speakers, a handful of files each: enough for per-speaker statistics, fast enough for a unit test
+SUBSET = ["03a01Fa", "03a01Nc", "03a01Wa", "03a02Ta", "03b10Ec", "08a01Ab", "08a01Fd", "08a01Lc", "08a02Na", "08b01Fe"]
+
+
+def make_datadir(emodb_dir: Path, folder: Path, ids: list[str] = SUBSET) -> Path:
+    wavs = {u: str(emodb_dir / f"{u}.wav") for u in ids}
+    DataDir(maps={"wav.scp": wavs, "utt2spk": {u: u[:2] for u in ids}, "utt2emo": {u: u[5] for u in ids}}).write(folder)
+    return folder
+
+
+def test_emobase78_features_on_real_audio(emodb_dir, tmp_path):
+    data = make_datadir(emodb_dir, tmp_path / "data")
+    out = tmp_path / "feats"
+    assert main(["extract", "--features", "emobase78", "--nj", "2", "--no-progress", str(data), str(out)]) == 0
+    feats = kaldiio.load_scp(str(out / "feats.scp"))
+    assert sorted(feats) == sorted(SUBSET)
+    frames = read_map(out / "utt2num_frames")
+    for utt in SUBSET:
+        mat = feats[utt]
+        assert mat.shape[1] == 78 and mat.dtype == np.float32 and np.isfinite(mat).all()
+        duration = sf.info(str(emodb_dir / f"{utt}.wav")).duration
+        assert abs(mat.shape[0] - duration / 0.01) <= 3, utt
+        assert int(frames[utt]) == mat.shape[0]
+        # columns 26..51 are regression deltas of the 26 LLDs; 52..77 deltas of those
+        np.testing.assert_allclose(mat[:, 26:52], delta(mat[:, :26]), rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(mat[:, 52:], delta(mat[:, 26:52]), rtol=1e-5, atol=1e-4)
+    header = yaml.safe_load((out / "feats.yaml").read_text())
+    assert header["dim"] == 78 and len(header["names"]) == 78 and header["feature_set"]["name"] == "emobase78"
+    assert "opensmile" in header["versions"]
+    assert (out / "failed.txt").read_text() == ""
+    # the feature dir is itself a valid data dir with labels carried over
+    copied = DataDir.read(out)
+    copied.validate()
+    assert copied.utt2emo["03a01Fa"] == "F"
+
+
+def test_our_deltas_equal_opensmiles_own(emodb_dir):
+    """Interior frames of our regression deltas match openSMILE's LLD_Deltas level exactly."""
+    import opensmile
+
+    samples, rate = sf.read(str(emodb_dir / "03a01Fa.wav"), dtype="float32")
+    lld = opensmile.Smile(opensmile.FeatureSet.emobase, opensmile.FeatureLevel.LowLevelDescriptors)
+    lld_d = opensmile.Smile(opensmile.FeatureSet.emobase, opensmile.FeatureLevel.LowLevelDescriptors_Deltas)
+    ours = delta(np.asarray(lld(samples[None], rate))[0].T)
+    theirs = np.asarray(lld_d(samples[None], rate))[0].T
+    assert theirs.shape[0] == ours.shape[0] + 2  # openSMILE pads its delta level by two frames at the end
+    np.testing.assert_allclose(ours[5:-5], theirs[5 : ours.shape[0] - 5], atol=1e-4)
+
+
+def test_frame_averaging_override(emodb_dir, tmp_path):
+    data = make_datadir(emodb_dir, tmp_path / "data", SUBSET[:2])
+    plain, avg = tmp_path / "plain", tmp_path / "avg"
+    assert main(["extract", "--features", "emobase78", "--nj", "1", "--no-progress", str(data), str(plain)]) == 0
+    assert main(["extract", "--features", "emobase78", "--set", "average_frames=5", "--nj", "1", "--no-progress", str(data), str(avg)]) == 0
+    a, b = kaldiio.load_scp(str(plain / "feats.scp"))[SUBSET[0]], kaldiio.load_scp(str(avg / "feats.scp"))[SUBSET[0]]
+    assert b.shape[0] == -(-a.shape[0] // 5)
+    np.testing.assert_allclose(b[1], a[5:10].mean(axis=0), rtol=1e-5, atol=1e-5)
+    assert yaml.safe_load((avg / "feats.yaml").read_text())["frame_shift"] == pytest.approx(0.05)
+
+
+def test_bad_input_batch_goes_on(emodb_dir, tmp_path):
+    """Every broken file is reported and listed; every valid one (odd formats included) is extracted."""
+    good = write_good_variants(tmp_path / "good", tone(1.0), 16000)
+    bad = write_bad_files(tmp_path / "bad")
+    wavs = {f"spk-good-{name}": str(path) for name, path in good.items()}
+    wavs.update({f"spk-bad-{name}": str(path) for name, (path, _) in bad.items()})
+    wavs["spk-real"] = str(emodb_dir / "03a01Fa.wav")
+    data = tmp_path / "data"
+    DataDir(maps={"wav.scp": wavs, "utt2spk": {u: "spk" for u in wavs}}).write(data)
+    # a duplicate utterance id in wav.scp: reported, first occurrence kept
+    with open(data / "wav.scp", "a") as handle:
+        handle.write(f"spk-real {emodb_dir / '03a01Nc.wav'}\n")
+    out = tmp_path / "feats"
+    code = subprocess.run(
+        [sys.executable, "-m", "ser", "extract", "--features", "emobase78", "--nj", "2", "--no-progress", str(data), str(out)],
+        capture_output=True, text=True, cwd=REPO,
+    )
+    assert code.returncode != 0
+    extracted = kaldiio.load_scp(str(out / "feats.scp"))
+    assert sorted(extracted) == sorted([f"spk-good-{n}" for n in good] + ["spk-real"])
+    failed = (out / "failed.txt").read_text()
+    for name, (path, fragment) in bad.items():
+        assert str(path) in code.stderr, name
+        line = next(line for line in failed.splitlines() if line.startswith(f"spk-bad-{name}\t"))
+        assert fragment.lower() in line.lower(), line
+    assert "duplicate id 'spk-real'" in code.stderr and "duplicate id 'spk-real'" in failed
+    # the real file's features equal a direct extraction (the first wav.scp entry won)
+    reference = kaldiio.load_scp(str(out / "feats.scp"))["spk-real"]
+    assert reference.shape[0] == 187
+
+
+def test_resume_after_torn_write_redoes_partial_utterance(emodb_dir, tmp_path):
+    data = make_datadir(emodb_dir, tmp_path / "data", SUBSET[:4])
+    clean, broken = tmp_path / "clean", tmp_path / "broken"
+    assert main(["extract", "--nj", "1", "--no-progress", str(data), str(clean)]) == 0
+    assert main(["extract", "--nj", "1", "--no-progress", str(data), str(broken)]) == 0
+    # simulate a crash in the middle of the last utterance: ark cut short, scp line torn
+    ark = broken / "feats.ark"
+    lines = (broken / "feats.scp").read_text().splitlines(keepends=True)
+    last_offset = int(lines[-1].rsplit(":", 1)[1])
+    with open(ark, "r+b") as handle:
+        handle.truncate(last_offset + 100)
+    (broken / "feats.scp").write_text("".join(lines[:-1]) + lines[-1][:-5])
+    from ser.frontend.extract import extract
+    from ser.frontend.featureset import load_feature_set
+
+    result = extract(DataDir.read(data), broken, load_feature_set("emobase78"), nj=1, progress=False)
+    assert result.reused == 3 and result.extracted == 1 and result.ok
+    a, b = kaldiio.load_scp(str(clean / "feats.scp")), kaldiio.load_scp(str(broken / "feats.scp"))
+    assert sorted(a) == sorted(b)
+    for utt in a:
+        np.testing.assert_array_equal(a[utt], b[utt])
+    assert ark.stat().st_size == (clean / "feats.ark").stat().st_size
+
+
+def test_resume_after_kill(emodb_dir, tmp_path):
+    ids = sorted(p.stem for p in emodb_dir.glob("03*.wav"))[:30]
+    data = make_datadir(emodb_dir, tmp_path / "data", ids)
+    out = tmp_path / "feats"
+    cmd = [sys.executable, "-m", "ser", "extract", "--nj", "1", "--no-progress", str(data), str(out)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.DEVNULL, start_new_session=True)
+    scp = out / "feats.scp"
+    deadline = time.time() + 60
+    while time.time() < deadline and (not scp.exists() or len(scp.read_text().splitlines()) < 5):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len([line for line in scp.read_text().splitlines() if line.endswith(tuple("0123456789"))])
+    assert 5 <= done_before < len(ids), "the kill should land mid-run"
+    assert subprocess.run(cmd, cwd=REPO, capture_output=True).returncode == 0
+    feats = kaldiio.load_scp(str(scp))
+    assert sorted(feats) == ids
+    keys = [line.split()[0] for line in scp.read_text().splitlines()]
+    assert keys == sorted(keys)
+    for utt in ids[:3] + ids[-3:]:
+        assert feats[utt].shape == (int(read_map(out / "utt2num_frames")[utt]), 78)
+
+
+def test_rerun_with_other_features_is_refused(emodb_dir, tmp_path):
+    data = make_datadir(emodb_dir, tmp_path / "data", SUBSET[:1])
+    out = tmp_path / "feats"
+    assert main(["extract", "--nj", "1", "--no-progress", str(data), str(out)]) == 0
+    assert main(["extract", "--features", "egemaps88", "--nj", "1", "--no-progress", str(data), str(out)]) == 2
+    assert main(["extract", "--features", "egemaps88", "--overwrite", "--nj", "1", "--no-progress", str(data), str(out)]) == 0
+    assert kaldiio.load_scp(str(out / "feats.scp"))[SUBSET[0]].shape == (1, 88)
+
+
+def test_per_speaker_cmvn_in_kaldi_format(emodb_dir, tmp_path):
+    data = make_datadir(emodb_dir, tmp_path / "data")
+    out = tmp_path / "feats"
+    assert main(["extract", "--nj", "2", "--no-progress", str(data), str(out)]) == 0
+    assert main(["compute-cmvn", str(out)]) == 0
+    stats = read_cmvn(out)
+    assert sorted(stats) == ["03", "08"]
+    feats = kaldiio.load_scp(str(out / "feats.scp"))
+    utt2spk = read_map(out / "utt2spk")
+    for spk, st in stats.items():
+        mats = [feats[u] for u in SUBSET if utt2spk[u] == spk]
+        assert st.shape == (2, 79)
+        assert st[0, -1] == sum(m.shape[0] for m in mats) and st[1, -1] == 0
+        np.testing.assert_allclose(st, sum(stats_of(m) for m in mats), rtol=1e-6)
+        normed = np.concatenate([normalize(m, "speaker", speaker_stats=st) for m in mats])
+        np.testing.assert_allclose(normed.mean(axis=0), 0, atol=1e-3)
+        np.testing.assert_allclose(normed.std(axis=0), 1, atol=1e-3)
+    one = feats[SUBSET[0]]
+    u = normalize(one, "utterance")
+    np.testing.assert_allclose(u.mean(axis=0), 0, atol=1e-4)
+    mean, std = mean_std(stats["03"])
+    np.testing.assert_allclose(normalize(one, "global", global_stats=stats["03"]), (one - mean) / std, rtol=1e-5, atol=1e-5)
+    assert normalize(one, "none") is one
