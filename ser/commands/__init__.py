@@ -8,4 +8,9 @@ COMMAND_MODULES: list[str] = [
     "extract",
     "compute_cmvn",
     "list_features",
+    "list_encoders",
+    "make_folds",
+    "train",
+    "evaluate",
+    "report",
 ]

@@ -60,8 +60,15 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(feature_dict: dict[str, Any]) -> None:
-    """Build the extractor once per process; keep each worker single-threaded (nj gives parallelism)."""
+    """Build the extractor once per process; keep each worker single-threaded (nj gives parallelism).
+
+    Thread pools already loaded (numpy's BLAS, OpenMP) ignore OMP_NUM_THREADS set this late, so they
+    are capped with threadpoolctl; competing pools on few cores made numpy front ends ~3x slower.
+    """
+    from threadpoolctl import threadpool_limits
+
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    threadpool_limits(1)
     fs = FeatureSet.from_dict(feature_dict)
     _WORKER["fs"] = fs
     _WORKER["extractor"] = fs.build()

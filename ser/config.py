@@ -1,0 +1,131 @@
+"""Experiment configuration: dataclasses give fields and defaults, YAML gives values, `key=value` overrides.
+
+A config names the encoder from the registry and its `encoder_conf`, the heads, the feature set,
+the normalisation, the class list and the training settings. Nothing in a YAML builds objects
+(yaml.safe_load only). `ser train --print-config` shows the merged result.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ser.errors import SerError
+
+NORMALIZATIONS = ("speaker", "global", "utterance", "none")
+BALANCING = ("class_weight", "upsample", "none")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and model-selection settings shared by every torch encoder."""
+
+    lr: float = 1e-3
+    batch_size: int = 32
+    max_epochs: int = 60
+    min_epochs: int = 1
+    patience: int = 10  # epochs without a new best validation UAR before stopping
+    grad_clip: float = 5.0  # max global gradient norm (0 disables)
+    weight_decay: float = 0.0
+    balance: str = "class_weight"  # class_weight: CE weights N/(C n_c); upsample: duplicate minority utts
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    max_frames: int = 0  # random crop of longer training utterances (0: use whole utterances)
+    threads: int = 0  # torch intra-op threads (0: torch's default)
+
+    def __post_init__(self) -> None:
+        if self.balance not in BALANCING:
+            raise SerError(f"train.balance must be one of {BALANCING}, not '{self.balance}'")
+        if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
+            raise SerError(f"train.device must be auto, cpu or cuda, not '{self.device}'")
+
+
+@dataclass
+class ExperimentConfig:
+    """One model configuration, as a recipe's conf/*.yaml states it."""
+
+    encoder: str = "blstm"
+    encoder_conf: dict[str, Any] = field(default_factory=dict)
+    heads_conf: dict[str, Any] = field(default_factory=dict)
+    features: str = "emobase78"
+    normalization: str = "speaker"
+    classes: list[str] = field(default_factory=list)  # empty: the sorted labels of the data dir
+    train: TrainConfig = field(default_factory=TrainConfig)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.normalization not in NORMALIZATIONS:
+            raise SerError(f"normalization must be one of {NORMALIZATIONS}, not '{self.normalization}'")
+        if isinstance(self.train, dict):
+            self.train = make_dataclass(TrainConfig, self.train, "train")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def make_dataclass(cls: type, values: dict[str, Any], where: str) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise SerError(f"{where}: unknown keys {unknown} (valid: {', '.join(sorted(names))})")
+    defaults = cls()
+    coerced = {}
+    for key, value in values.items():
+        default = getattr(defaults, key)
+        if isinstance(default, float) and isinstance(value, (int, str)) and not isinstance(value, bool):
+            value = float(value)  # YAML reads 2e-4 as a string
+        elif isinstance(default, int) and not isinstance(default, bool) and isinstance(value, str):
+            value = int(value)
+        coerced[key] = value
+    return cls(**coerced)
+
+
+def set_by_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    """`train.lr=1e-3` style override into nested dicts."""
+    keys = dotted.split(".")
+    node = tree
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise SerError(f"override '{dotted}': '{key}' is not a section")
+    node[keys[-1]] = value
+
+
+def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SerError(f"override '{item}' is not KEY=VALUE (e.g. train.lr=1e-3)")
+        out.append((key.strip(), yaml.safe_load(value)))
+    return out
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Read a YAML config (None: all defaults) and apply `key=value` overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise SerError(f"{path}: config file not found")
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise SerError(f"{path}: a config must be a YAML mapping")
+    data = copy.deepcopy(data)
+    for key, value in parse_overrides(overrides or []):
+        set_by_path(data, key, value)
+    train = data.pop("train", {}) or {}
+    cfg = make_dataclass(ExperimentConfig, data, str(path or "config"))
+    cfg.train = make_dataclass(TrainConfig, train, f"{path or 'config'}: train")
+    return cfg
+
+
+def config_tag(config_path: str | Path | None, features: str) -> str:
+    """Experiment tag from the config name plus the feature name: `gagru_emobase78_avg5`."""
+    stem = Path(config_path).stem if config_path else "default"
+    return f"{stem}_{Path(features).stem}"

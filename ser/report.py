@@ -1,0 +1,539 @@
+"""Experiment reports: per-fold `scores.tsv` -> RESULTS.md, results.json, confusion.png.
+
+Input layout (written by training): `exp/<tag>/fold_<name>/scores.tsv`, TAB-separated, header
+`utt  true  pred  <class1>  <class2> ...` (posteriors per class), one row per test utterance.
+The class list is the header's class columns, in header order.
+
+What the report holds:
+- UAR, WA, macro-F1 and weighted F1 per fold; mean +- sample std (ddof=1) over folds; pooled over all
+  test utterances (one confusion matrix summed over folds). See ser.metrics for definitions.
+- per-class recall (pooled and mean over the folds where the class is present), precision and F1;
+- the pooled confusion matrix as a text table and as `confusion.png` (row-normalised, counts annotated);
+- the protocol block: fold kind, validation rule, normalisation, classes, features, encoder, config ...
+  taken from the `protocol` dict the caller passes, over `exp/<tag>/protocol.yaml` when it exists, over
+  the fold plan's `plan.yaml` when one is found (`folds_dir`, protocol["folds_dir"], exp/<tag>/folds/ or
+  exp/<tag>/plan.yaml);
+- the exact commands (caller's list, else `commands:` in protocol.yaml);
+- notes: folds whose test set lacks a class ("fold 08: no test utterances of class disgust; its UAR
+  averages the 6 classes present"), folds of the plan without scores, unstated normalisation.
+
+`write_comparison` puts several experiments (their results.json) in one Markdown table.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import yaml
+
+from ser.errors import SerError
+from ser.fileio import atomic_write, write_text_atomic
+from ser.metrics import SCALAR_METRICS, FoldSummary, Metrics, summarise_folds
+
+SCORES_FILE = "scores.tsv"
+FOLD_PREFIX = "fold_"
+RESULTS_MD = "RESULTS.md"
+RESULTS_JSON = "results.json"
+CONFUSION_PNG = "confusion.png"
+PROTOCOL_FILE = "protocol.yaml"
+
+#: Protocol keys shown first, in this order; any other keys follow alphabetically.
+PROTOCOL_ORDER = (
+    "folds_kind",
+    "validation_rule",
+    "normalisation",
+    "classes",
+    "features",
+    "encoder",
+    "config",
+    "folds_dir",
+    "data_dir",
+)
+
+METRIC_LABELS = {"uar": "UAR", "wa": "WA", "macro_f1": "macro-F1", "weighted_f1": "weighted F1"}
+
+
+class ReportError(SerError):
+    """Missing or malformed scores, results or protocol files."""
+
+
+# --- reading -------------------------------------------------------------------------------------
+def read_scores(path: str | Path) -> tuple[list[str], list[str], list[str], list[str], np.ndarray]:
+    """Parse one scores.tsv: (classes, utts, true labels, predicted labels, posteriors [N, C])."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        raise ReportError(f"{path}: empty file (expected a header 'utt<TAB>true<TAB>pred<TAB><classes>...')")
+    header = lines[0].rstrip("\r").split("\t")
+    if header[:3] != ["utt", "true", "pred"]:
+        raise ReportError(f"{path}:1: header must start with 'utt<TAB>true<TAB>pred', got {header[:3]}")
+    classes = header[3:]
+    if not classes:
+        raise ReportError(f"{path}:1: header names no class columns")
+    if len(set(classes)) != len(classes):
+        raise ReportError(f"{path}:1: duplicate class columns {classes}")
+    known = set(classes)
+    utts: list[str] = []
+    y_true: list[str] = []
+    y_pred: list[str] = []
+    post: list[list[float]] = []
+    seen: set[str] = set()
+    for lineno, raw in enumerate(lines[1:], 2):
+        cols = raw.rstrip("\r").split("\t")
+        if len(cols) != len(header):
+            raise ReportError(f"{path}:{lineno}: {len(cols)} columns, header has {len(header)}")
+        utt, true, pred = cols[:3]
+        if utt in seen:
+            raise ReportError(f"{path}:{lineno}: duplicate utterance '{utt}'")
+        seen.add(utt)
+        for what, label in (("true", true), ("pred", pred)):
+            if label not in known:
+                raise ReportError(f"{path}:{lineno}: {what} label '{label}' is not one of the classes {classes}")
+        try:
+            values = [float(v) for v in cols[3:]]
+        except ValueError as exc:
+            raise ReportError(f"{path}:{lineno}: posterior is not a number ({exc})") from exc
+        utts.append(utt)
+        y_true.append(true)
+        y_pred.append(pred)
+        post.append(values)
+    if not utts:
+        raise ReportError(f"{path}: no scored utterances")
+    return classes, utts, y_true, y_pred, np.asarray(post, dtype=float).reshape(len(utts), len(classes))
+
+
+def find_fold_scores(exp_dir: str | Path) -> dict[str, Path]:
+    """fold name -> scores.tsv for every `fold_<name>/scores.tsv` under exp_dir, sorted by name."""
+    exp_dir = Path(exp_dir)
+    found = {}
+    for sub in sorted(exp_dir.glob(f"{FOLD_PREFIX}*")):
+        if sub.is_dir() and (sub / SCORES_FILE).is_file():
+            found[sub.name[len(FOLD_PREFIX):]] = sub / SCORES_FILE
+    return found
+
+
+def _load_yaml_mapping(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ReportError(f"{path}: cannot read as YAML ({exc})") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ReportError(f"{path}: expected a mapping")
+    return data
+
+
+def _find_plan(exp_dir: Path, folds_dir: str | Path | None) -> Path | None:
+    candidates = []
+    if folds_dir is not None:
+        candidates.append(Path(folds_dir) / "plan.yaml")
+    candidates += [exp_dir / "folds" / "plan.yaml", exp_dir / "plan.yaml"]
+    for path in candidates:
+        if path.is_file():
+            return path
+    if folds_dir is not None:
+        raise ReportError(f"{folds_dir}: no plan.yaml (fold plan) there")
+    return None
+
+
+# --- formatting ----------------------------------------------------------------------------------
+def _pct(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{100 * value:.2f}"
+
+
+def _pm(mean: float | None, std: float | None) -> str:
+    return f"{_pct(mean)} ± {_pct(std)}"
+
+
+def _none_if_nan(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[Any]], align_right_from: int = 1) -> list[str]:
+    out = ["| " + " | ".join(header) + " |"]
+    out.append("|" + "|".join("---" if i < align_right_from else "---:" for i in range(len(header))) + "|")
+    for row in rows:
+        out.append("| " + " | ".join(str(c) for c in row) + " |")
+    return out
+
+
+def _class_phrase(missing: Sequence[str]) -> str:
+    return ("class " if len(missing) == 1 else "classes ") + ", ".join(missing)
+
+
+def _protocol_items(protocol: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    keys = [k for k in PROTOCOL_ORDER if k in protocol]
+    keys += sorted(k for k in protocol if k not in PROTOCOL_ORDER and k != "commands")
+    return [(k, protocol[k]) for k in keys]
+
+
+def _fmt_value(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+# --- confusion plot ------------------------------------------------------------------------------
+def plot_confusion(metrics: Metrics, path: str | Path, title: str = "") -> None:
+    """Row-normalised confusion matrix (each row = recall over predictions) with counts annotated."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    cm = metrics.confusion
+    support = cm.sum(axis=1, keepdims=True)
+    norm = np.divide(cm, support, out=np.zeros(cm.shape, dtype=float), where=support > 0)
+    c = len(metrics.classes)
+    size = max(4.0, 0.9 * c + 2.0)
+    fig = Figure(figsize=(size + 1.0, size))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    image = ax.imshow(norm, vmin=0.0, vmax=1.0, cmap="Blues")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of reference class (row)")
+    ax.set_xticks(range(c), labels=list(metrics.classes), rotation=45, ha="right")
+    ax.set_yticks(range(c), labels=list(metrics.classes))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("reference")
+    for i in range(c):
+        for j in range(c):
+            ax.text(
+                j, i, f"{cm[i, j]}\n{100 * norm[i, j]:.0f}%", ha="center", va="center", fontsize=8,
+                color="white" if norm[i, j] > 0.5 else "black",
+            )
+    ax.set_title(title or f"confusion (n={metrics.n}), rows normalised", fontsize=10)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    with atomic_write(path, mode="wb") as handle:
+        handle.write(buffer.getvalue())
+
+
+# --- report ------------------------------------------------------------------------------------------
+def _metrics_json(m: Metrics) -> dict[str, Any]:
+    d = m.to_dict()
+    return {k: _none_if_nan(v) for k, v in d.items()}
+
+
+def write_report(
+    exp_dir: str | Path,
+    protocol: Mapping[str, Any] | None = None,
+    commands: Sequence[str] | None = None,
+    folds_dir: str | Path | None = None,
+    title: str | None = None,
+) -> dict[str, Any]:
+    """Read `exp_dir/fold_*/scores.tsv` and write RESULTS.md, results.json and confusion.png there.
+
+    Returns the results dict written to results.json (metric values are fractions; RESULTS.md shows %).
+    """
+    exp_dir = Path(exp_dir)
+    if not exp_dir.is_dir():
+        raise ReportError(f"{exp_dir}: not a directory")
+    scores = find_fold_scores(exp_dir)
+    if not scores:
+        raise ReportError(f"{exp_dir}: no {FOLD_PREFIX}*/{SCORES_FILE} files (has training finished?)")
+
+    # protocol: plan.yaml < protocol.yaml < caller's dict
+    merged: dict[str, Any] = {}
+    plan_meta: dict[str, Any] = {}
+    file_protocol = _load_yaml_mapping(exp_dir / PROTOCOL_FILE) if (exp_dir / PROTOCOL_FILE).is_file() else {}
+    given = dict(protocol or {})
+    folds_dir = folds_dir or given.get("folds_dir") or file_protocol.get("folds_dir")
+    plan_path = _find_plan(exp_dir, folds_dir)
+    if plan_path is not None:
+        plan_meta = _load_yaml_mapping(plan_path)
+        merged["folds_kind"] = plan_meta.get("kind")
+        merged["validation_rule"] = plan_meta.get("validation_rule")
+        merged["folds_dir"] = str(plan_path.parent)
+        if plan_meta.get("options", {}).get("groups"):
+            merged["groups"] = plan_meta["options"]["groups"]
+    merged.update(file_protocol)
+    merged.update(given)
+    if commands is None:
+        commands = [str(c) for c in merged.get("commands") or []]
+    merged.pop("commands", None)
+
+    # per-fold metrics
+    classes: list[str] | None = None
+    per_fold: dict[str, Metrics] = {}
+    owner: dict[str, str] = {}
+    fold_n: dict[str, int] = {}
+    for name, path in scores.items():
+        fold_classes, utts, y_true, y_pred, _ = read_scores(path)
+        if classes is None:
+            classes = fold_classes
+        elif fold_classes != classes:
+            raise ReportError(f"{path}: class columns {fold_classes} differ from the other folds' {classes}")
+        for utt in utts:
+            if utt in owner:
+                raise ReportError(
+                    f"{path}: utterance '{utt}' is also scored in fold {owner[utt]}; test sets must be disjoint"
+                )
+            owner[utt] = name
+        per_fold[name] = Metrics.from_labels(y_true, y_pred, fold_classes)
+        fold_n[name] = len(utts)
+    assert classes is not None
+    summary = summarise_folds(per_fold)
+
+    # notes
+    notes: list[str] = []
+    if "classes" in merged and sorted(str(c) for c in merged["classes"]) != sorted(classes):
+        notes.append(
+            f"WARNING: protocol classes {list(merged['classes'])} differ from the scores' classes {classes}; "
+            "the scores' classes are used"
+        )
+    merged.setdefault("classes", list(classes))
+    for name, m in per_fold.items():
+        if m.absent_classes:
+            notes.append(
+                f"fold {name}: no test utterances of {_class_phrase(m.absent_classes)}; "
+                f"its UAR averages the {len(m.present_classes)} classes present"
+            )
+    if summary.pooled.absent_classes:
+        notes.append(
+            f"pooled: no test utterances of {_class_phrase(summary.pooled.absent_classes)} in any fold; "
+            f"pooled UAR averages the {len(summary.pooled.present_classes)} classes present"
+        )
+    plan_folds = {str(f.get("name")): f for f in plan_meta.get("folds", []) if isinstance(f, dict)}
+    missing_folds = [n for n in plan_folds if n not in per_fold]
+    if missing_folds:
+        notes.append(
+            f"INCOMPLETE: {len(missing_folds)} fold(s) of the plan have no scores: {', '.join(missing_folds)}; "
+            "mean, std and pooled numbers cover only the scored folds"
+        )
+    extra_folds = [n for n in per_fold if plan_folds and n not in plan_folds]
+    if extra_folds:
+        notes.append(f"fold(s) {', '.join(extra_folds)} are scored but not in the fold plan {plan_path}")
+    if plan_path is not None:
+        for name in per_fold:
+            test_file = plan_path.parent / name / "test"
+            if name in plan_folds and test_file.is_file():
+                planned = {l.strip() for l in test_file.read_text(encoding="utf-8").splitlines() if l.strip()}
+                scored = {u for u, f in owner.items() if f == name}
+                if scored - planned:
+                    notes.append(
+                        f"WARNING fold {name}: {len(scored - planned)} scored utterance(s) are not in the plan's "
+                        f"test set, e.g. {sorted(scored - planned)[0]}"
+                    )
+                if planned - scored:
+                    notes.append(f"fold {name}: {len(planned - scored)} test utterance(s) of the plan have no score")
+    if not merged.get("normalisation"):
+        notes.append("normalisation not stated: pass protocol['normalisation'] (it moves UAR by 10+ points)")
+        merged.setdefault("normalisation", "NOT STATED")
+    if len(per_fold) == 1:
+        notes.append("one fold only: std over folds is undefined")
+
+    results: dict[str, Any] = {
+        "experiment": exp_dir.name,
+        "exp_dir": str(exp_dir),
+        "classes": list(classes),
+        "num_folds": len(per_fold),
+        "num_utterances": summary.pooled.n,
+        "metric_scale": "fraction (RESULTS.md shows percent)",
+        "std_definition": f"sample standard deviation over folds (ddof={summary.ddof})",
+        "uar_definition": "mean recall over the classes present in the reference labels of the set",
+        "mean": {k: _none_if_nan(v) for k, v in summary.mean.items()},
+        "std": {k: _none_if_nan(v) for k, v in summary.std.items()},
+        "pooled": _metrics_json(summary.pooled),
+        "per_class_recall_mean": {k: _none_if_nan(v) for k, v in summary.per_class_recall_mean.items()},
+        "folds": {name: _metrics_json(m) for name, m in per_fold.items()},
+        "notes": notes,
+        "protocol": {k: v for k, v in merged.items()},
+        "commands": list(commands),
+    }
+    for name in per_fold:
+        if name in plan_folds:
+            results["folds"][name]["test_speakers"] = plan_folds[name].get("test_speakers")
+            results["folds"][name]["valid_speakers"] = plan_folds[name].get("valid_speakers")
+
+    plot_confusion(
+        summary.pooled,
+        exp_dir / CONFUSION_PNG,
+        title=f"{exp_dir.name}: pooled over {len(per_fold)} folds, n={summary.pooled.n}; rows normalised",
+    )
+    write_text_atomic(exp_dir / RESULTS_JSON, json.dumps(results, indent=2, default=str) + "\n")
+    write_text_atomic(exp_dir / RESULTS_MD, _render_markdown(results, summary, title))
+    return results
+
+
+def _render_markdown(results: Mapping[str, Any], summary: FoldSummary, title: str | None) -> str:
+    classes = list(results["classes"])
+    pooled = summary.pooled
+    lines = [f"# {title or 'Results: ' + results['experiment']}", ""]
+    lines.append(
+        f"{results['num_folds']} folds, {results['num_utterances']} test utterances, {len(classes)} classes. "
+        "Values in %. UAR = mean recall over the classes present in a set's reference labels; "
+        "WA = overall accuracy. ± is the sample standard deviation over folds (ddof=1). "
+        "Pooled = all test utterances of all folds in one confusion matrix."
+    )
+    lines.append("")
+    lines += ["## Summary", ""]
+    header = ["", *[METRIC_LABELS[k] for k in SCALAR_METRICS]]
+    lines += _table(
+        header,
+        [
+            ["mean ± std over folds", *[_pm(summary.mean[k], summary.std[k]) for k in SCALAR_METRICS]],
+            ["pooled", *[_pct(pooled.scalar(k)) for k in SCALAR_METRICS]],
+        ],
+    )
+    lines.append("")
+    if results["notes"]:
+        lines += ["## Notes", ""]
+        lines += [f"- {n}" for n in results["notes"]]
+        lines.append("")
+
+    lines += ["## Protocol", ""]
+    lines += [f"- {k}: {_fmt_value(v)}" for k, v in _protocol_items(results["protocol"])]
+    lines.append("")
+
+    lines += ["## Per fold", ""]
+    rows = []
+    for name, m in summary.folds.items():
+        info = results["folds"][name]
+        rows.append(
+            [
+                name,
+                _fmt_value(info.get("test_speakers") or "-"),
+                _fmt_value(info.get("valid_speakers") or "-"),
+                m.n,
+                _pct(m.uar),
+                _pct(m.wa),
+                _pct(m.macro_f1),
+                _pct(m.weighted_f1),
+                ", ".join(m.absent_classes) or "-",
+            ]
+        )
+    lines += _table(
+        ["fold", "test spk", "valid spk", "n", "UAR", "WA", "macro-F1", "weighted F1", "absent classes"],
+        rows,
+        align_right_from=3,
+    )
+    lines.append("")
+
+    lines += ["## Per class", ""]
+    rows = []
+    for i, c in enumerate(classes):
+        rows.append(
+            [
+                c,
+                int(pooled.support[i]),
+                _pct(float(pooled.recall[i])),
+                _pct(summary.per_class_recall_mean[c]),
+                _pct(float(pooled.precision[i])),
+                _pct(float(pooled.f1[i])),
+            ]
+        )
+    lines += _table(
+        ["class", "support", "recall (pooled)", "recall (mean over folds)", "precision (pooled)", "F1 (pooled)"],
+        rows,
+    )
+    lines.append("")
+
+    lines += ["## Confusion matrix (pooled counts; rows = reference, columns = predicted)", ""]
+    rows = [[f"**{c}**", *[int(v) for v in pooled.confusion[i]], int(pooled.support[i])] for i, c in enumerate(classes)]
+    rows.append(["**predicted**", *[int(v) for v in pooled.predicted], pooled.n])
+    lines += _table(["ref \\ pred", *classes, "total"], rows)
+    lines += ["", f"Row-normalised plot: [{CONFUSION_PNG}]({CONFUSION_PNG})", ""]
+
+    lines += ["## Commands", ""]
+    if results["commands"]:
+        lines += ["```sh", *results["commands"], "```"]
+    else:
+        lines.append("(not recorded)")
+    lines.append("")
+    return "\n".join(lines)
+
+
+# --- comparison ----------------------------------------------------------------------------------
+def _load_results(exp_dir: Path) -> dict[str, Any]:
+    path = exp_dir / RESULTS_JSON
+    if not path.is_file():
+        raise ReportError(f"{path}: missing (run `ser report {exp_dir}` first)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def write_comparison(exp_dirs: Sequence[str | Path], out_md: str | Path) -> list[dict[str, Any]]:
+    """One Markdown table, one row per experiment, from each experiment's results.json.
+
+    Columns: experiment, encoder, features, normalisation, folds, UAR mean ± std, WA mean ± std,
+    pooled UAR, pooled WA. Returns the rows (fractions) as dicts.
+    """
+    if not exp_dirs:
+        raise ReportError("no experiments to compare")
+    rows: list[dict[str, Any]] = []
+    for exp in exp_dirs:
+        exp = Path(exp)
+        res = _load_results(exp)
+        proto = res.get("protocol") or {}
+        rows.append(
+            {
+                "experiment": res.get("experiment", exp.name),
+                "exp_dir": str(exp),
+                "encoder": proto.get("encoder", "?"),
+                "features": proto.get("features", "?"),
+                "normalisation": proto.get("normalisation", "?"),
+                "folds_kind": proto.get("folds_kind", "?"),
+                "num_folds": res.get("num_folds"),
+                "fold_names": sorted(res.get("folds", {})),
+                "uar_mean": res["mean"]["uar"],
+                "uar_std": res["std"]["uar"],
+                "wa_mean": res["mean"]["wa"],
+                "wa_std": res["std"]["wa"],
+                "pooled_uar": res["pooled"]["uar"],
+                "pooled_wa": res["pooled"]["wa"],
+                "incomplete": any(str(n).startswith("INCOMPLETE") for n in res.get("notes", [])),
+            }
+        )
+    lines = ["# Comparison", ""]
+    lines.append(
+        "Values in %; ± is the sample standard deviation over folds (ddof=1); pooled = all test utterances together."
+    )
+    lines.append("")
+    lines += _table(
+        ["experiment", "encoder", "features", "normalisation", "folds", "UAR mean ± std", "WA mean ± std",
+         "pooled UAR", "pooled WA"],
+        [
+            [
+                r["experiment"] + (" (incomplete)" if r["incomplete"] else ""),
+                _fmt_value(r["encoder"]),
+                _fmt_value(r["features"]),
+                _fmt_value(r["normalisation"]),
+                f"{r['num_folds']} {r['folds_kind']}",
+                _pm(r["uar_mean"], r["uar_std"]),
+                _pm(r["wa_mean"], r["wa_std"]),
+                _pct(r["pooled_uar"]),
+                _pct(r["pooled_wa"]),
+            ]
+            for r in rows
+        ],
+        align_right_from=5,
+    )
+    lines.append("")
+    warnings = []
+    if len({tuple(r["fold_names"]) for r in rows}) > 1:
+        warnings.append("the experiments were not scored on the same folds; their numbers are not directly comparable")
+    if len({str(r["normalisation"]) for r in rows}) > 1:
+        warnings.append("the experiments use different normalisations")
+    if any(r["incomplete"] for r in rows):
+        warnings.append("experiments marked (incomplete) lack scores for some folds of their plan")
+    if warnings:
+        lines += ["## Notes", "", *[f"- {w}" for w in warnings], ""]
+    write_text_atomic(out_md, "\n".join(lines))
+    return rows
