@@ -257,7 +257,7 @@ def train_fold(
             if tc.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
             optimizer.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
             count += len(idx)
         row = {"epoch": epoch, "loss": total / max(count, 1), "seconds": time.perf_counter() - tick}
         if valid.utts:
