@@ -18,10 +18,11 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/emodb/run.sh --config conf/demo.yaml
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/emodb/run.sh --configs "svm gagru_demo"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/extract.py
+	$(BIN)/python benchmarks/train.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,5 @@
+# Corpus location for the EmoDB recipe. Override with --emodb-dir DIR or EMODB=DIR in the environment.
+# Default: the shared copy beside the repository when it exists; otherwise run.sh downloads the official zip.
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+EMODB="${EMODB:-$(cd "$here/../../.." && pwd)/shared/data/emodb}"
+EMODB_URL="${EMODB_URL:-http://emodb.bilderbar.info/download/download.zip}"

@@ -1,0 +1,166 @@
+"""Trainer and `ser evaluate` on real EmoDB features: folds, scores, repeatability, resume after kill."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ser.cli import main
+from ser.config import load_config
+from ser.datadir import DataDir
+from ser.train import class_weights, make_batches, upsample_indices
+
+REPO = Path(__file__).resolve().parents[1]
+SPEAKERS = ("03", "08", "09", "10")
+TINY_GAGRU = ["encoder=gagru", "encoder_conf.hidden_size=16", "encoder_conf.num_layers=1", "train.batch_size=16",
+              "train.patience=100", "train.lr=3e-3"]
+
+
+@pytest.fixture(scope="module")
+def emodb_feats(emodb_dir, tmp_path_factory):
+    """Four speakers, 12 utterances each, emobase78 averaged over 5 frames, per-speaker CMVN, LOSO folds."""
+    root = tmp_path_factory.mktemp("train")
+    ids = []
+    for spk in SPEAKERS:
+        ids += sorted(p.stem for p in emodb_dir.glob(f"{spk}*.wav"))[:12]
+    wavs = {u: str(emodb_dir / f"{u}.wav") for u in ids}
+    letters = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness", "T": "sadness", "N": "neutral"}
+    DataDir(maps={"wav.scp": wavs, "utt2spk": {u: u[:2] for u in ids}, "utt2emo": {u: letters[u[5]] for u in ids},
+                  "utt2gender": {u: "f" if u[:2] in ("08", "09") else "m" for u in ids}}).write(root / "data")
+    assert main(["extract", "--features", "emobase78_avg5", "--nj", "2", "--no-progress", str(root / "data"), str(root / "feats")]) == 0
+    assert main(["compute-cmvn", str(root / "feats")]) == 0
+    assert main(["make-folds", str(root / "data"), str(root / "folds")]) == 0
+    return root
+
+
+def read_scores(path: Path) -> dict[str, np.ndarray]:
+    lines = path.read_text().splitlines()[1:]
+    return {line.split("\t")[0]: np.array([float(v) for v in line.split("\t")[3:]]) for line in lines}
+
+
+def test_evaluate_every_fold_and_report(emodb_feats):
+    root = emodb_feats
+    exp = root / "exp_all"
+    assert main(["evaluate", "--quiet", str(root / "feats"), str(root / "folds"), str(exp), *TINY_GAGRU, "train.max_epochs=3"]) == 0
+    for spk in SPEAKERS:
+        scores = read_scores(exp / f"fold_{spk}" / "scores.tsv")
+        assert scores and all(u.startswith(spk) for u in scores), "a fold scores exactly its test speaker"
+        for post in scores.values():
+            assert post.shape == (7,) and abs(post.sum() - 1) < 1e-4
+        assert (exp / f"fold_{spk}" / ".done").exists() and (exp / f"fold_{spk}" / "model.pt").exists()
+        assert not (exp / f"fold_{spk}" / "checkpoint.pt").exists()
+    # a rerun skips finished folds (their files are untouched)
+    stamp = (exp / "fold_03" / "scores.tsv").stat().st_mtime_ns
+    assert main(["evaluate", "--quiet", str(root / "feats"), str(root / "folds"), str(exp), *TINY_GAGRU, "train.max_epochs=3"]) == 0
+    assert (exp / "fold_03" / "scores.tsv").stat().st_mtime_ns == stamp
+    # a different config into the same dir is refused
+    assert main(["evaluate", "--quiet", str(root / "feats"), str(root / "folds"), str(exp), *TINY_GAGRU, "train.max_epochs=4"]) == 2
+    assert main(["report", str(exp)]) == 0
+    text = (exp / "RESULTS.md").read_text()
+    assert "per-speaker z-normalisation" in text and "gagru" in text
+
+
+def test_same_seed_same_scores(emodb_feats):
+    root = emodb_feats
+    runs = []
+    for name in ("seed_a", "seed_b"):
+        assert main(["train", "--quiet", "--fold", "09", str(root / "feats"), str(root / "folds"), str(root / name), *TINY_GAGRU, "train.max_epochs=2"]) == 0
+        runs.append(read_scores(root / name / "fold_09" / "scores.tsv"))
+    assert runs[0].keys() == runs[1].keys()
+    for utt in runs[0]:
+        np.testing.assert_allclose(runs[0][utt], runs[1][utt], atol=1e-6)
+
+
+def test_resume_after_kill_matches_uninterrupted_run(emodb_feats):
+    root = emodb_feats
+    args = ["train", "--quiet", "--fold", "10", str(root / "feats"), str(root / "folds")]
+    epochs = ["train.max_epochs=8"]
+    assert main(args + [str(root / "whole"), *TINY_GAGRU, *epochs]) == 0
+    killed = root / "killed"
+    cmd = [sys.executable, "-m", "ser", *args, str(killed), *TINY_GAGRU, *epochs]
+    proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.DEVNULL, start_new_session=True)
+    log = killed / "fold_10" / "train.log"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (log.exists() and "epoch   3" in log.read_text()):
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "fold_10" / ".done").exists(), "the kill should land before the fold finished"
+    assert (killed / "fold_10" / "checkpoint.pt").exists()
+    assert subprocess.run(cmd, cwd=REPO, capture_output=True).returncode == 0
+    assert "resuming from" in log.read_text()
+    a, b = read_scores(root / "whole" / "fold_10" / "scores.tsv"), read_scores(killed / "fold_10" / "scores.tsv")
+    for utt in a:
+        np.testing.assert_allclose(a[utt], b[utt], atol=1e-5)
+
+
+def test_unknown_label_is_reported_and_left_out(emodb_feats, capfd):
+    root = emodb_feats
+    exp = root / "exp_classes"
+    six = "[anger,boredom,fear,happiness,neutral,sadness]"
+    assert main(["train", "--fold", "03", str(root / "feats"), str(root / "folds"), str(exp), *TINY_GAGRU,
+                 "train.max_epochs=1", f"classes={six}"]) == 0
+    err = capfd.readouterr().err
+    assert "label 'disgust' are not in the class list" in err
+    scores = read_scores(exp / "fold_03" / "scores.tsv")
+    assert all(post.shape == (6,) for post in scores.values())
+
+
+def test_svm_on_functionals(emodb_dir, emodb_feats):
+    root = emodb_feats
+    assert main(["extract", "--features", "egemaps88", "--nj", "2", "--no-progress", str(root / "data"), str(root / "func")]) == 0
+    assert main(["compute-cmvn", str(root / "func")]) == 0
+    exp = root / "svm"
+    assert main(["evaluate", "--quiet", str(root / "func"), str(root / "folds"), str(exp), "encoder=svm"]) == 0
+    scores = read_scores(exp / "fold_08" / "scores.tsv")
+    assert len(scores) == 12
+    # the svm refuses frame-level features with a clear message
+    assert main(["evaluate", "--quiet", str(root / "feats"), str(root / "folds"), str(root / "svm_bad"), "encoder=svm"]) == 2
+
+
+def test_svm_matches_scikit_learn_predictions():
+    from sklearn.svm import SVC
+
+    from ser.baselines import LinearSVMClassifier, SVMConfig
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((300, 8))
+    y = rng.integers(0, 4, 300)
+    x[:, 0] += 1.5 * y
+    ours = LinearSVMClassifier(SVMConfig(), list("abcd")).fit(x, y)
+    theirs = SVC(kernel="linear", C=1.0, class_weight="balanced").fit(x, y)
+    test = rng.standard_normal((400, 8))
+    test[:, 0] += 1.5 * rng.integers(0, 4, 400)
+    agreement = (ours.posteriors(test).argmax(axis=1) == theirs.predict(test)).mean()
+    assert agreement > 0.97  # ties in one-vs-one votes are broken slightly differently
+
+
+def test_balancing_helpers():
+    labels = np.array([0, 0, 0, 0, 1, 2, 2])
+    idx = upsample_indices(labels, np.random.default_rng(0))
+    assert np.bincount(labels[idx]).tolist() == [4, 4, 4]
+    w = class_weights(labels, 4).numpy()
+    np.testing.assert_allclose(w[:3], [7 / (3 * 4), 7 / (3 * 1), 7 / (3 * 2)], rtol=1e-6)
+    assert w[3] == 0
+    lengths = np.array([5, 50, 7, 48, 6, 52, 49, 8])
+    batches = make_batches(lengths, 4, None)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(8))
+    assert [sorted(lengths[b].tolist()) for b in batches] == [[5, 6, 7, 8], [48, 49, 50, 52]]
+
+
+def test_config_overrides_and_errors(tmp_path):
+    cfg = load_config(REPO / "recipes" / "emodb" / "conf" / "gagru.yaml", ["train.lr=1e-3", "encoder_conf.attention_dim=8"])
+    assert cfg.train.lr == 1e-3 and cfg.encoder_conf["attention_dim"] == 8 and cfg.features == "emobase78_avg5"
+    from ser.errors import SerError
+
+    with pytest.raises(SerError, match="unknown keys"):
+        load_config(None, ["train.learning_rate=1"])
+    with pytest.raises(SerError, match="normalization"):
+        load_config(None, ["normalization=per-speaker"])
