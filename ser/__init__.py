@@ -4,4 +4,11 @@ Front end (openSMILE, librosa, torchaudio Kaldi features) -> Kaldi-style data di
 pluggable encoders -> speaker-independent evaluation -> scoring of new audio.
 """
 
+import os as _os
+
+# OpenMP threads that spin while waiting make two torch processes on the same cores (extraction
+# workers beside training, or two recipes) run up to 100x slower; passive waiting costs little.
+# Set before torch is imported; a user's own setting wins.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 __version__ = "0.1.0"

@@ -51,8 +51,8 @@ def protocol_of(cfg: ExperimentConfig, feat_dir: Path, folds_dir: Path, classes:
         "balance": cfg.train.balance,
         "model selection": "best validation UAR (early stopping, patience %d)" % cfg.train.patience
         if cfg.encoder not in SKLEARN_ENCODERS else "none (fixed C; trained on train + valid speakers)",
-        "feat_dir": str(feat_dir),
-        "folds_dir": str(folds_dir),
+        "feat_dir": str(feat_dir.resolve()),
+        "folds_dir": str(folds_dir.resolve()),
     }
 
 

@@ -20,7 +20,7 @@ from ser.train import class_weights, make_batches, upsample_indices
 REPO = Path(__file__).resolve().parents[1]
 SPEAKERS = ("03", "08", "09", "10")
 TINY_GAGRU = ["encoder=gagru", "encoder_conf.hidden_size=16", "encoder_conf.num_layers=1", "train.batch_size=16",
-              "train.patience=100", "train.lr=3e-3"]
+              "train.patience=100", "train.lr=3e-3", "train.threads=1"]
 
 
 @pytest.fixture(scope="module")
