@@ -192,3 +192,20 @@ def test_per_speaker_cmvn_in_kaldi_format(emodb_dir, tmp_path):
     mean, std = mean_std(stats["03"])
     np.testing.assert_allclose(normalize(one, "global", global_stats=stats["03"]), (one - mean) / std, rtol=1e-5, atol=1e-5)
     assert normalize(one, "none") is one
+
+
+def test_plain_folder_of_audio_without_labels(emodb_dir, tmp_path):
+    """`ser extract` on a folder (no wav.scp): speakers from sub-folders, no utt2emo, features for every file."""
+    import shutil
+
+    for spk, utts in {"alice": SUBSET[:2], "bob": SUBSET[5:7]}.items():
+        (tmp_path / "clips" / spk).mkdir(parents=True)
+        for utt in utts:
+            shutil.copy(emodb_dir / f"{utt}.wav", tmp_path / "clips" / spk / f"{utt}.wav")
+    out = tmp_path / "feats"
+    assert main(["extract", "--features", "mfcc_pitch28", "--nj", "1", "--no-progress", str(tmp_path / "clips"), str(out)]) == 0
+    feats = kaldiio.load_scp(str(out / "feats.scp"))
+    assert len(feats) == 4 and all(m.shape[1] == 28 for m in feats.values())
+    assert sorted(set(read_map(out / "utt2spk").values())) == ["alice", "bob"]
+    assert not (out / "utt2emo").exists()
+    DataDir.read(out).validate()
