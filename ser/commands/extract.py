@@ -26,29 +26,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
-def parse_overrides(items: list[str]) -> dict[str, object]:
-    """`key=value` strings -> dict with YAML-typed values (so `5` is an int, `true` a bool)."""
-    import yaml
-
-    from ser.errors import SerError
-
-    out: dict[str, object] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SerError(f"override '{item}' is not KEY=VALUE")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from ser.config import parse_overrides
     from ser.datadir import DataDir
     from ser.frontend.extract import extract
     from ser.frontend.featureset import load_feature_set
 
-    fs = load_feature_set(args.features, parse_overrides(args.overrides))
+    fs = load_feature_set(args.features, dict(parse_overrides(args.overrides)))
     source = Path(args.input)
     problems: list[str] = []
     if (source / "wav.scp").is_file():
