@@ -13,4 +13,10 @@ COMMAND_MODULES: list[str] = [
     "train",
     "evaluate",
     "report",
+    "export",
+    "score",
+    "prepare_text",
+    "text_train",
+    "text_report",
+    "converse",
 ]

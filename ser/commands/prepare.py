@@ -17,7 +17,7 @@ EXAMPLES = [
 ]
 
 #: Same names as ser.corpora.PREPARERS (kept here so `ser --help` does not import the corpus modules).
-CORPORA = ("emodb", "ravdess", "iemocap", "wavdir")
+CORPORA = ("emodb", "ravdess", "iemocap", "msp_improv", "wavdir")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -173,12 +173,13 @@ def iter_files(root: Path, suffixes: Iterable[str]) -> list[Path]:
 
 
 # --- the registry (imported after the helpers above, which the corpus modules use) ----------------
-from ser.corpora import emodb, iemocap, ravdess, wavdir  # noqa: E402
+from ser.corpora import emodb, iemocap, msp_improv, ravdess, wavdir  # noqa: E402
 
 PREPARERS: dict[str, Callable[..., DataDir]] = {
     "emodb": emodb.prepare,
     "ravdess": ravdess.prepare,
     "iemocap": iemocap.prepare,
+    "msp_improv": msp_improv.prepare,
     "wavdir": wavdir.prepare,
 }
 
@@ -187,6 +188,7 @@ SOURCES: dict[str, str] = {
     "emodb": emodb.SOURCE,
     "ravdess": ravdess.SOURCE,
     "iemocap": iemocap.SOURCE,
+    "msp_improv": msp_improv.SOURCE,
     "wavdir": wavdir.SOURCE,
 }
 

@@ -1,0 +1,157 @@
+"""Benchmark: `ser score` cold start, warm per-clip latency, batch throughput, long-recording memory.
+
+All numbers come from this one run on this machine (shared and noisy: only ratios mean something):
+  * cold start: `ser score --model M one_3s_clip.wav` as a fresh process vs a bare `python -c "import torch"`
+    (fastest of `--repeats`);
+  * warm latency: one 3 s clip scored again and again by an already loaded Scorer (median), and its
+    real-time factor;
+  * throughput: `ser score --nj N` over every EmoDB clip (535), in x real time, with peak RSS of the tree;
+  * with `--long-minutes M`: `ser score --segment vad` on an M-minute synthetic recording (EmoDB clips and
+    pauses) and on one a quarter as long: peak RSS of both (memory must stay flat) and x real time.
+
+Without `--model`, a tiny GA-GRU bundle is trained on 3 EmoDB speakers first (a few seconds): the
+timings then reflect the front end (openSMILE emobase) plus a small model, as the shipped default would.
+
+    .venv/bin/python benchmarks/score.py [--model M.ser] [--emodb-dir ../shared/data/emodb] [--nj 2] [--long-minutes 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from procmon import run_measured  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def quiet(cmd: list[str], out: Path) -> list[str]:
+    """`cmd` with stdout to a file: run_measured reads its pipes only at the end, and 535 rows fill a pipe."""
+    return ["sh", "-c", 'out="$1"; shift; exec "$@" > "$out"', "sh", str(out), *cmd]
+
+
+def tiny_bundle(emodb: Path, work: Path) -> Path:
+    from ser.cli import main
+    from ser.datadir import DataDir
+
+    letters = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness", "T": "sadness", "N": "neutral"}
+    ids = [p.stem for spk in ("03", "08", "09") for p in sorted(emodb.glob(f"{spk}*.wav"))[:10]]
+    DataDir(maps={"wav.scp": {u: str(emodb / f"{u}.wav") for u in ids}, "utt2spk": {u: u[:2] for u in ids},
+                  "utt2emo": {u: letters[u[5]] for u in ids}}).write(work / "data")
+    steps = [["extract", "--features", "emobase78_avg5", "--nj", "2", "--no-progress", str(work / "data"), str(work / "feats")],
+             ["compute-cmvn", str(work / "feats")], ["make-folds", str(work / "data"), str(work / "folds")],
+             ["evaluate", "--quiet", "--folds", "03", str(work / "feats"), str(work / "folds"), str(work / "exp"), "encoder=gagru",
+              "encoder_conf.hidden_size=32", "encoder_conf.num_layers=1", "train.max_epochs=2", "train.threads=1"],
+             ["export", "--fold", "03", str(work / "exp"), str(work / "tiny.ser")]]
+    for step in steps:
+        if main(step) != 0:
+            raise SystemExit(f"building the tiny bundle failed at: ser {' '.join(step)}")
+    return work / "tiny.ser"
+
+
+def long_recording(files: list[str], path: Path, minutes: float) -> float:
+    """Write EmoDB clips separated by 1 s pauses until `minutes`, block by block (never all in memory)."""
+    rng = np.random.default_rng(0)
+    target, written = minutes * 60 * 16000, 0
+    with sf.SoundFile(str(path), "w", samplerate=16000, channels=1, subtype="PCM_16") as out:
+        i = 0
+        while written < target:
+            x, _ = sf.read(files[i % len(files)], dtype="float32")
+            pause = (1e-4 * rng.standard_normal(16000)).astype(np.float32)
+            out.write(x)
+            out.write(pause)
+            written += x.size + pause.size
+            i += 1
+    return written / 16000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="bundle to time (default: train a tiny one)")
+    parser.add_argument("--emodb-dir", default=str(REPO.parent / "shared" / "data" / "emodb"))
+    parser.add_argument("--nj", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warm-runs", type=int, default=10)
+    parser.add_argument("--long-minutes", type=float, default=0.0, help="also time --segment vad on a recording this long")
+    args = parser.parse_args()
+    emodb = Path(args.emodb_dir)
+    files = sorted(str(p) for p in emodb.glob("*.wav"))
+    if not files:
+        print(f"no wav files in {emodb}", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="ser-bench-score-"))
+    try:
+        return run(args, emodb, files, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, emodb: Path, files: list[str], work: Path) -> int:
+    model = Path(args.model) if args.model else tiny_bundle(emodb, work)
+    clip = min(files, key=lambda f: abs(sf.info(f).duration - 3.0))
+    clip_s = sf.info(clip).duration
+    ser = [sys.executable, "-m", "ser", "score", "--model", str(model), "--quiet"]
+
+    # cold start
+    bare, cold = [], []
+    for _ in range(args.repeats):
+        bare.append(run_measured([sys.executable, "-c", "import torch"])[0])
+        wall, _, proc = run_measured(quiet(ser + [clip], work / "one.txt"))
+        assert proc.returncode == 0, proc.stderr
+        cold.append(wall)
+    print(f"cold start: ser score on one {clip_s:.2f} s clip {min(cold):.2f} s; bare `import torch` {min(bare):.2f} s; "
+          f"ratio {min(cold) / min(bare):.2f}x")
+
+    # warm latency
+    import torch
+
+    from ser.bundle import load_bundle
+    from ser.score import Scorer, collect_clips
+
+    torch.set_num_threads(1)
+    scorer = Scorer(load_bundle(model), threads=1)
+    clips = collect_clips([clip])
+    scorer.score(clips)
+    times = []
+    for _ in range(args.warm_runs):
+        tick = time.perf_counter()
+        scorer.score(clips)
+        times.append(time.perf_counter() - tick)
+    warm = statistics.median(times)
+    print(f"warm latency: {warm * 1000:.1f} ms per {clip_s:.2f} s clip (median of {args.warm_runs}); "
+          f"real-time factor {warm / clip_s:.4f} ({clip_s / warm:.0f}x real time)")
+
+    # batch throughput
+    audio_s = sum(sf.info(f).duration for f in files)
+    wall, peak, proc = run_measured(quiet(ser + ["--nj", str(args.nj), "--csv", str(work / "all.csv"), str(emodb)], work / "all.txt"))
+    assert proc.returncode == 0, proc.stderr
+    print(f"batch: {len(files)} clips, {audio_s:.0f} s of audio in {wall:.1f} s with --nj {args.nj}: "
+          f"{audio_s / wall:.1f}x real time, {len(files) / wall:.1f} clips/s; peak RSS {peak / 2**20:.0f} MiB; "
+          f"vs cold start x{len(files)}: {min(cold) * len(files) / wall:.1f}x faster")
+
+    if args.long_minutes > 0:
+        peaks = {}
+        for minutes in (args.long_minutes / 4, args.long_minutes):
+            rec = work / f"long_{minutes:g}.wav"
+            seconds = long_recording(files, rec, minutes)
+            wall, peak, proc = run_measured(quiet(ser + ["--segment", "vad", "--csv", str(work / "long.csv"), str(rec)], work / "long.txt"))
+            assert proc.returncode == 0, proc.stderr
+            peaks[minutes] = peak
+            print(f"long recording {seconds / 60:.1f} min: {wall:.1f} s ({seconds / wall:.1f}x real time), peak RSS {peak / 2**20:.0f} MiB")
+            rec.unlink()
+        small, large = peaks.values()
+        print(f"memory: peak RSS ratio {args.long_minutes:g} min / {args.long_minutes / 4:g} min = {large / small:.2f} (flat = ~1)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# MELD text recipe (AGHMN, AAAI 2020, Table 3): 7 emotions, official train/dev/test split, memory bank K = 10,
+# real-time setting (each turn labelled from itself and the turns before it); mean ± std over seeds.
+#   bash run.sh                                    # every config, 5 seeds
+#   bash run.sh --configs "bif_agru" --seeds 0,1   # some configs / seeds
+#   bash run.sh --embeddings /path/GoogleNews-vectors-negative300.bin   # pre-trained word vectors (paper: word2vec)
+#   bash run.sh --stage 2                          # only the report (finished seeds are never retrained)
+set -euo pipefail
+cd "$(dirname "$0")"
+log() { echo "$(date '+%H:%M:%S') [meld] $*" >&2; }
+
+stage=0
+stop_stage=2
+configs="unif_agru unif_biagru bif_agru bif_biagru sclstm"
+seeds=0,1,2,3,4
+window=10
+embeddings=""
+device=cpu
+extra=""
+meld_dir=""
+exp=exp
+. ./db.sh
+. ../tools/parse_options.sh "$@"
+[ -n "$meld_dir" ] && MELD="$meld_dir"
+command -v ser >/dev/null || { echo "the 'ser' command is not on PATH: run 'make install' and use .venv/bin" >&2; exit 1; }
+
+flags_of() {  # config name -> model flags
+  case "$1" in
+    unif_agru) echo "--memory unif --summary agru" ;;
+    unif_biagru) echo "--memory unif --summary biagru" ;;
+    bif_agru) echo "--memory bif --summary agru" ;;
+    bif_biagru) echo "--memory bif --summary biagru" ;;
+    bif_soft) echo "--memory bif --summary soft" ;;
+    bif_agru_cnn) echo "--memory bif --summary agru --reader cnn" ;;
+    bif_agru_bilstm) echo "--memory bif --summary agru --reader bilstm" ;;
+    sclstm) echo "--model sclstm --reader cnn" ;;
+    *) echo "unknown config '$1'" >&2; return 1 ;;
+  esac
+}
+for c in $configs; do flags_of "$c" >/dev/null; done
+
+if [ ${stage} -le 0 ] && [ ${stop_stage} -ge 0 ]; then
+  log "Stage 0: MELD CSVs from $MELD -> data/meld (conversation JSON; mojibake repaired and counted)"
+  [ -f data/meld/.done ] || { ser prepare-text meld "$MELD" data/meld && touch data/meld/.done; }
+fi
+
+if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
+  emb=""; [ -n "$embeddings" ] && emb="--embeddings $embeddings"
+  for c in $configs; do
+    log "Stage 1: train $c, seeds $seeds (finished seeds are kept)"
+    # shellcheck disable=SC2046,SC2086
+    ser text-train data/meld "$exp/$c" $(flags_of "$c") --window "$window" --seeds "$seeds" --device "$device" $emb $extra
+  done
+fi
+
+if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
+  log "Stage 2: report"
+  dirs=""; for c in $configs; do dirs="$dirs $exp/$c"; done
+  # shellcheck disable=SC2086
+  ser text-report $dirs --compare "$exp/RESULTS.md"
+  log "results: $(pwd)/$exp/RESULTS.md (one table) and $(pwd)/$exp/<config>/RESULTS.md (per config, with the command)"
+fi

@@ -1,0 +1,82 @@
+"""`ser converse`: label each turn of a conversation as it arrives (real-time emotion recognition)."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "converse"
+HELP = ("Read turns as 'speaker<TAB>text' lines on stdin (or from a file) and print each turn's emotion and "
+        "posteriors as soon as it arrives, using only the turns before it; a blank line starts a new conversation.")  # fmt: skip
+EXAMPLES = [
+    "printf 'Joey\\tHey!\\nRoss\\tI got the job!\\n' | ser converse exp/meld_bif_agru/seed_0/model.pt",
+    "ser converse exp/bif_agru/seed_0/model.pt data/iemocap6/test.json --json",
+]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="model.pt written by `ser text-train`")
+    parser.add_argument("conversation", nargs="?", default="-",
+                        help="'speaker<TAB>text' lines (a line without a TAB is text with speaker '-'), or a "
+                             "conversation-JSON file (each dialogue streamed in turn); default '-': stdin")  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="one JSON object per turn instead of TAB-separated text")
+
+
+def _turns(source: str):
+    """Yield (speaker, text) per turn and None where a new conversation starts."""
+    import sys
+
+    if source != "-" and source.endswith(".json"):
+        from ser.text.data import read_conversation_json
+
+        for i, dialogue in enumerate(read_conversation_json(source)):
+            if i:
+                yield None
+            for turn in dialogue.turns:
+                yield turn.speaker, turn.text
+        return
+    handle = sys.stdin if source == "-" else open(source, encoding="utf-8")
+    try:
+        for line in handle:  # iterating a pipe yields each line as soon as it is complete
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                yield None
+                continue
+            speaker, sep, text = line.partition("\t")
+            yield (speaker, text) if sep else ("-", line)
+    finally:
+        if handle is not sys.stdin:
+            handle.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    import torch
+
+    from ser.text.data import Vocab
+    from ser.text.model import Stream, load_model
+
+    torch.set_num_threads(1)
+    model, itos, classes = load_model(args.model)
+    vocab = Vocab(itos[2:])
+    stream = Stream(model, vocab.encode)
+    if not args.json:
+        print("#turn\tspeaker\temotion\t" + "\t".join(classes), flush=True)
+    turn = 0
+    for item in _turns(args.conversation):
+        if item is None:
+            if turn:
+                stream = Stream(model, vocab.encode)
+                turn = 0
+            continue
+        speaker, text = item
+        probs = stream.step(text)
+        label = classes[int(probs.argmax())]
+        if args.json:
+            print(json.dumps({"turn": turn, "speaker": speaker, "utterance": text, "emotion": label,
+                              "posteriors": {c: round(float(p), 4) for c, p in zip(classes, probs)}}), flush=True)  # fmt: skip
+        else:
+            print(f"{turn}\t{speaker}\t{label}\t" + "\t".join(f"{p:.4f}" for p in probs), flush=True)
+        turn += 1
+    return 0

@@ -1,0 +1,35 @@
+"""`ser export`: an experiment -> one model bundle file that `ser score` loads."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "export"
+HELP = "Write a model bundle (weights, classes, feature set, normalisation stats, protocol, results) for `ser score`."
+EXAMPLES = [
+    "ser export exp/gagru_emobase78_avg5 gagru_emodb.ser                 # final model on all speakers (median best epoch of the folds)",
+    "ser export --fold 03 exp/gagru_emobase78_avg5 gagru_fold03.ser      # one fold's model as it was evaluated",
+    "ser export --retrain-all exp/svm_egemaps88 svm.ser train.threads=2  # train the all-speaker model again",
+]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("exp_dir", help="experiment dir of `ser evaluate` (fold_*/model.pt, config.yaml, protocol.yaml)")
+    parser.add_argument("model_file", help="bundle file to write (e.g. model.ser)")
+    parser.add_argument("--fold", help="export this fold's model instead of a model trained on all speakers")
+    parser.add_argument("--retrain-all", action="store_true",
+                        help="train the all-speaker model again even if EXP/all_speakers/model.pt exists")
+    parser.add_argument("--feat-dir", help="the training feature dir (default: the one in EXP/protocol.yaml)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="config overrides for the all-speaker training, e.g. train.threads=1 train.device=cpu")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ser.bundle import export_bundle
+    from ser.errors import SerError
+
+    if args.fold and (args.retrain_all or args.overrides):
+        raise SerError("--fold exports an existing fold model: --retrain-all and overrides do not apply")
+    export_bundle(args.exp_dir, args.model_file, fold=args.fold, feat_dir=args.feat_dir,
+                  overrides=args.overrides, force_retrain=args.retrain_all)
+    return 0

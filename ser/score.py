@@ -1,0 +1,407 @@
+"""Scoring new audio with a model bundle: clips -> features -> normalisation -> posteriors.
+
+Inputs are audio files, folders (searched recursively), list files (one path per line) or data dirs
+(wav.scp + utt2spk, segments honoured). Each clip gives one row (`ClipResult`): the label and the
+posterior of every class, which statistics normalised it, or the reason it could not be scored.
+
+Normalisation follows the bundle's mode. In `speaker` mode, clips with a known speaker (`--speaker`,
+`--utt2spk`, a data dir's utt2spk, or the recording a VAD segment comes from) are normalised with
+that speaker's own statistics pooled over all of the speaker's clips in the run (unlabelled audio:
+the training protocol); a clip without a speaker falls back to the training speakers' pooled stats.
+
+Long recordings (`segment="vad"`) are cut by the streaming energy VAD of `ser.segment`; each segment
+is one row (a timeline) and only the segment being featurised is held as audio.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import multiprocessing as mp
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence, TextIO
+
+import numpy as np
+
+from ser.errors import InputFileError, SerError
+
+FALLBACK = "training-speakers"  # the label of the fallback statistics in the output
+
+
+@dataclass
+class Clip:
+    id: str
+    path: str
+    speaker: str | None = None
+    start: float | None = None
+    end: float | None = None
+    error: str | None = None  # known before extraction (missing file, no speech)
+
+
+@dataclass
+class ClipResult:
+    clip: Clip
+    posteriors: np.ndarray | None = None
+    label: str | None = None
+    normalization: str = ""
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class ScoreRun:
+    classes: list[str]
+    results: list[ClipResult] = field(default_factory=list)
+
+    @property
+    def failures(self) -> int:
+        return sum(not r.ok for r in self.results)
+
+
+# --- inputs ------------------------------------------------------------------------------------------
+def _audio_extensions() -> tuple[str, ...]:
+    from ser.corpora.wavdir import AUDIO_EXTENSIONS
+
+    return AUDIO_EXTENSIONS
+
+
+def _walk_audio(folder: Path) -> list[Path]:
+    exts = _audio_extensions()
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(root) / f for f in files if not f.startswith(".") and Path(f).suffix.lower() in exts]
+    return sorted(found)
+
+
+def collect_clips(inputs: Sequence[str | Path], speaker: str | None = None, utt2spk: dict[str, str] | None = None) -> list[Clip]:
+    """Expand inputs into clips (order kept; folders sorted); a missing path becomes an error row."""
+    from ser.datadir import DataDir
+
+    clips: list[Clip] = []
+    exts = _audio_extensions()
+
+    def add_file(path: Path, shown: str) -> None:
+        clips.append(Clip(id=shown, path=str(path)))
+
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir() and (path / "wav.scp").is_file() and (path / "utt2spk").is_file():
+            data = DataDir.read(path)
+            for utt in data.utts:
+                wav, start, end = data.audio_source(utt)
+                clips.append(Clip(id=utt, path=wav, speaker=data.utt2spk.get(utt), start=start, end=end))
+        elif path.is_dir():
+            files = _walk_audio(path)
+            if not files:
+                clips.append(Clip(id=str(path), path=str(path), error="folder holds no audio files"))
+            for f in files:
+                add_file(f, str(f))
+        elif path.is_file() and path.suffix.lower() not in exts and _is_text(path):
+            for line in path.read_text(encoding="utf-8").splitlines():
+                line = line.strip()
+                if not line or line.startswith("#"):
+                    continue
+                entry = Path(line)
+                if not entry.is_absolute() and not entry.exists() and (path.parent / entry).exists():
+                    entry = path.parent / entry
+                sub = collect_clips([entry])
+                clips.extend(sub)
+        elif path.exists():
+            add_file(path, str(item))
+        else:
+            clips.append(Clip(id=str(item), path=str(item), error="file does not exist"))
+    for clip in clips:
+        if speaker is not None:
+            clip.speaker = speaker
+        elif utt2spk:
+            for key in (clip.id, clip.path, Path(clip.path).name, Path(clip.path).stem):
+                if key in utt2spk:
+                    clip.speaker = utt2spk[key]
+                    break
+    return clips
+
+
+def _is_text(path: Path) -> bool:
+    head = path.read_bytes()[:4096]
+    if b"\0" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def read_utt2spk(path: str | Path) -> dict[str, str]:
+    """`key speaker` lines; the key is a clip id, a path, a file name or a file stem."""
+    out = {}
+    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2:
+            raise SerError(f"{path}:{lineno}: expected 'clip speaker', got '{line}'")
+        out[parts[0]] = parts[1]
+    return out
+
+
+def segment_clips(clips: list[Clip], vad_cfg=None, method: str = "energy") -> list[Clip]:
+    """Replace each whole-file clip by its VAD segments; the recording is the speaker unless one was given."""
+    from ser.segment import vad_segments
+
+    out: list[Clip] = []
+    for clip in clips:
+        if clip.error or clip.start is not None:
+            out.append(clip)
+            continue
+        try:
+            segments = vad_segments(clip.path, vad_cfg, method)
+        except InputFileError as exc:
+            out.append(Clip(id=clip.id, path=clip.path, speaker=clip.speaker, error=exc.reason))
+            continue
+        if not segments:
+            out.append(Clip(id=clip.id, path=clip.path, speaker=clip.speaker, error="no speech found by the VAD"))
+            continue
+        spk = clip.speaker if clip.speaker is not None else clip.id
+        out.extend(Clip(id=clip.id, path=clip.path, speaker=spk, start=s, end=e) for s, e in segments)
+    return out
+
+
+# --- features ----------------------------------------------------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(feature_dict: dict[str, Any], threads: int) -> None:
+    from ser.frontend.featureset import FeatureSet
+
+    if threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    if _WORKER.get("fs_dict") == feature_dict:
+        return  # built already (warm scoring in one process reuses the extractor)
+    fs = FeatureSet.from_dict(feature_dict)
+    _WORKER.update(fs=fs, extractor=fs.build(), fs_dict=copy.deepcopy(feature_dict))
+    if "torch" in sys.modules and threads:
+        sys.modules["torch"].set_num_threads(threads)
+
+
+def _featurise(task: tuple[str, float | None, float | None]) -> tuple[np.ndarray | None, str | None]:
+    from ser.audio import load_audio
+    from ser.segment import load_region
+
+    path, start, end = task
+    fs = _WORKER["fs"]
+    try:
+        samples = load_audio(path, fs.sample_rate) if start is None else load_region(path, start, end, fs.sample_rate)
+        feats = fs.postprocess(_WORKER["extractor"](samples, fs.sample_rate))
+        if feats.ndim != 2 or feats.shape[0] == 0:
+            raise InputFileError(path, f"too short: the front end produced no frames from {samples.size / fs.sample_rate:.3f} s")
+        if not np.isfinite(feats).all():
+            raise InputFileError(path, "the front end produced NaN/Inf values")
+        return np.asarray(feats, dtype=np.float32), None
+    except InputFileError as exc:
+        return None, exc.reason
+    except Exception as exc:  # one bad clip must not stop the batch
+        return None, f"feature extraction failed: {type(exc).__name__}: {exc}"
+
+
+def extract_features(clips: Sequence[Clip], feature_dict: dict[str, Any], nj: int = 1, threads: int = 1) -> Iterator[tuple[np.ndarray | None, str | None]]:
+    """Features of each clip in order (workers in parallel with `nj` > 1)."""
+    tasks = [(c.path, c.start, c.end) for c in clips]
+    if nj <= 1 or len(tasks) <= 1:
+        _init_worker(feature_dict, threads)
+        yield from map(_featurise, tasks)
+        return
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    with mp.get_context(method).Pool(nj, initializer=_init_worker, initargs=(feature_dict, 1)) as pool:
+        yield from pool.imap(_featurise, tasks, chunksize=1)
+
+
+# --- scoring -----------------------------------------------------------------------------------------
+class Scorer:
+    """A loaded bundle ready to score: the model is built once and reused."""
+
+    def __init__(self, bundle, threads: int = 0) -> None:
+        import torch
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.bundle = bundle
+        self.model = bundle.build_model()
+        self.classes = bundle.classes
+
+    def posteriors(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        if not inputs:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        if self.bundle.meta["spec"]["encoder"] == "svm":
+            return self.model.posteriors(np.stack([x[0] for x in inputs]).astype(np.float64))
+        import torch
+
+        from ser.train import predict
+
+        return predict(self.model, inputs, self.bundle.frame_level, torch.device("cpu"))
+
+    def normalise(self, clips: Sequence[Clip], feats: Sequence[np.ndarray | None]) -> tuple[list[np.ndarray | None], list[str]]:
+        """Normalised inputs and, per clip, which statistics were used."""
+        from ser.frontend.cmvn import normalize, stats_of, sum_stats
+
+        mode = self.bundle.normalization
+        out: list[np.ndarray | None] = [None] * len(clips)
+        used = [""] * len(clips)
+        groups: dict[str, list[int]] = {}
+        if mode == "speaker":
+            for i, (clip, f) in enumerate(zip(clips, feats)):
+                if f is not None and clip.speaker is not None:
+                    groups.setdefault(clip.speaker, []).append(i)
+        group_stats = {spk: sum_stats(stats_of(feats[i]) for i in idx) for spk, idx in groups.items()}
+        for i, (clip, f) in enumerate(zip(clips, feats)):
+            if f is None:
+                continue
+            if mode == "speaker":
+                if clip.speaker is not None:
+                    out[i] = normalize(f, "speaker", speaker_stats=group_stats[clip.speaker])
+                    used[i] = f"speaker:{clip.speaker}({len(groups[clip.speaker])})"
+                else:
+                    out[i] = normalize(f, "speaker", speaker_stats=self.bundle.norm_stats)
+                    used[i] = FALLBACK
+            elif mode == "global":
+                out[i] = normalize(f, "global", global_stats=self.bundle.norm_stats)
+                used[i] = "global"
+            else:
+                out[i] = normalize(f, mode)
+                used[i] = mode
+        return out, used
+
+    def score_features(self, clips: Sequence[Clip], feats: Sequence[np.ndarray | None], errors: Sequence[str | None]) -> ScoreRun:
+        run = ScoreRun(classes=self.classes)
+        inputs, used = self.normalise(clips, feats)
+        good = [i for i, x in enumerate(inputs) if x is not None]
+        post = self.posteriors([inputs[i] for i in good])
+        by_index = dict(zip(good, post))
+        for i, clip in enumerate(clips):
+            if i in by_index:
+                p = by_index[i]
+                run.results.append(ClipResult(clip, p, self.classes[int(np.argmax(p))], used[i]))
+            else:
+                run.results.append(ClipResult(clip, error=errors[i] or clip.error or "not scored"))
+        return run
+
+    def score(self, clips: Sequence[Clip], nj: int = 1, threads: int = 1) -> ScoreRun:
+        todo = [i for i, c in enumerate(clips) if c.error is None]
+        feats: list[np.ndarray | None] = [None] * len(clips)
+        errors: list[str | None] = [c.error for c in clips]
+        fs = self.bundle.feature_set_dict
+        for i, (f, err) in zip(todo, extract_features([clips[i] for i in todo], fs, nj, threads)):
+            feats[i], errors[i] = f, err
+        return self.score_features(clips, feats, errors)
+
+
+def score_feature_dir(scorer: Scorer, feat_dir: str | Path) -> ScoreRun:
+    """Score the matrices of an extracted feature dir (refused if made with another feature set)."""
+    import kaldiio
+    import yaml
+
+    from ser.datadir import DataDir
+
+    feat_dir = Path(feat_dir)
+    header = yaml.safe_load((feat_dir / "feats.yaml").read_text(encoding="utf-8")) if (feat_dir / "feats.yaml").is_file() else {}
+    scorer.bundle.check_features(header, str(feat_dir))
+    data = DataDir.read(feat_dir)
+    reader = kaldiio.load_scp(str(feat_dir / "feats.scp"))
+    utts = sorted(reader)
+    clips = [Clip(id=u, path=data.wav_scp.get(u, ""), speaker=data.utt2spk.get(u)) for u in utts]
+    feats = [np.asarray(reader[u], dtype=np.float32) for u in utts]
+    return scorer.score_features(clips, feats, [None] * len(clips))
+
+
+# --- output ------------------------------------------------------------------------------------------
+def _row(r: ClipResult, classes: Sequence[str], digits: int = 4) -> dict[str, Any]:
+    row = {"clip": r.clip.id, "path": r.clip.path, "speaker": r.clip.speaker, "start": r.clip.start, "end": r.clip.end,
+           "label": r.label, "posteriors": None if r.posteriors is None else
+           {c: round(float(p), digits) for c, p in zip(classes, r.posteriors)},
+           "normalization": r.normalization or None, "error": r.error}
+    return row
+
+
+def write_jsonl(run: ScoreRun, out: TextIO) -> None:
+    for r in run.results:
+        out.write(json.dumps(_row(r, run.classes, 6)) + "\n")
+
+
+def write_csv(run: ScoreRun, out: TextIO) -> None:
+    w = csv.writer(out)
+    w.writerow(["clip", "path", "speaker", "start", "end", "label", *run.classes, "normalization", "error"])
+    for r in run.results:
+        post = ["" if r.posteriors is None else f"{p:.6f}" for p in (r.posteriors if r.posteriors is not None else run.classes)]
+        w.writerow([r.clip.id, r.clip.path, r.clip.speaker or "", "" if r.clip.start is None else f"{r.clip.start:.3f}",
+                    "" if r.clip.end is None else f"{r.clip.end:.3f}", r.label or "", *post, r.normalization, r.error or ""])
+
+
+def format_table(run: ScoreRun) -> str:
+    """A plain-text table: clip, [start end], label, one column per class, the statistics used, errors."""
+    timed = any(r.clip.start is not None for r in run.results)
+    head = ["clip"] + (["start", "end"] if timed else []) + ["label"] + [c[:9] for c in run.classes] + ["norm"]
+    rows = []
+    for r in run.results:
+        cells = [r.clip.id]
+        if timed:
+            cells += ["" if r.clip.start is None else f"{r.clip.start:.2f}", "" if r.clip.end is None else f"{r.clip.end:.2f}"]
+        if r.ok:
+            cells += [r.label] + [f"{p:.3f}" for p in r.posteriors] + [r.normalization]
+        else:
+            cells += ["ERROR"] + [""] * len(run.classes) + [r.error]
+        rows.append(cells)
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    widths[-1] = len(head[-1])
+    lines = ["  ".join(str(x).ljust(w) for x, w in zip(cells, widths)).rstrip() for cells in [head] + rows]
+    return "\n".join(lines) + "\n"
+
+
+def plot_timeline(run: ScoreRun, path: str | Path, max_recordings: int = 8) -> Path:
+    """One panel per recording: posterior of each class over time, the winning label shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ser.fileio import atomic_write
+
+    recordings: dict[str, list[ClipResult]] = {}
+    for r in run.results:
+        if r.ok and r.clip.start is not None:
+            recordings.setdefault(r.clip.id, []).append(r)
+    if not recordings:
+        raise SerError("--plot needs segments with scores (use --segment vad on a recording with speech)")
+    names = list(recordings)[:max_recordings]
+    colors = {c: plt.get_cmap("tab10")(i % 10) for i, c in enumerate(run.classes)}
+    fig, axes = plt.subplots(len(names), 1, figsize=(12, 2.6 * len(names)), squeeze=False)
+    for ax, name in zip(axes[:, 0], names):
+        segs = recordings[name]
+        for r in segs:
+            ax.axvspan(r.clip.start, r.clip.end, color=colors[r.label], alpha=0.15, lw=0)
+            for c, p in zip(run.classes, r.posteriors):
+                ax.hlines(p, r.clip.start, r.clip.end, color=colors[c], lw=2)
+        ax.set_ylim(0, 1)
+        ax.set_xlim(0, max(r.clip.end for r in segs))
+        ax.set_ylabel("posterior")
+        ax.set_title(Path(name).name, fontsize=10)
+    axes[-1, 0].set_xlabel("time (s)")
+    handles = [plt.Line2D([], [], color=colors[c], lw=3) for c in run.classes]
+    fig.legend(handles, run.classes, loc="upper right", ncol=min(len(run.classes), 7), fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    with atomic_write(path, mode="wb") as out:
+        out.write(buf.getvalue())
+    return Path(path)

@@ -1,0 +1,182 @@
+"""Model bundles: export from an experiment, round trip of posteriors, refusal of damaged or mismatched files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from score_fixtures import SPEAKERS, TINY_GAGRU, build_experiment, read_scores
+from ser.bundle import BUNDLE_FORMAT, BundleError, load_bundle, save_bundle
+from ser.cli import main
+from ser.frontend.cmvn import read_cmvn, sum_stats
+
+
+@pytest.fixture(scope="module")
+def exp(emodb_dir, tmp_path_factory):
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("bundle")
+    build_experiment(emodb_dir, root)
+    assert main(["export", "--fold", "03", str(root / "exp"), str(root / "fold03.ser")]) == 0
+    return root
+
+
+def score_json(capsys, args: list[str]) -> tuple[int, list[dict]]:
+    capsys.readouterr()
+    rc = main(["score", "--json", "--quiet", *args])
+    return rc, [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_fold_bundle_reproduces_fold_scores(exp, emodb_dir, capsys):
+    """Scoring the test speaker's clips grouped as that speaker == the fold's scores.tsv (same CMVN stats)."""
+    expected = read_scores(exp / "exp" / "fold_03" / "scores.tsv")
+    files = [str(emodb_dir / f"{u}.wav") for u in sorted(expected)]
+    rc, rows = score_json(capsys, ["--model", str(exp / "fold03.ser"), "--speaker", "03", *files])
+    assert rc == 0 and len(rows) == len(files) == 8
+    bundle = load_bundle(exp / "fold03.ser")
+    for row in rows:
+        utt = Path(row["path"]).stem
+        got = [row["posteriors"][c] for c in bundle.classes]
+        np.testing.assert_allclose(got, expected[utt], atol=2e-6)
+        assert row["normalization"] == "speaker:03(8)"
+    # a data dir of the same clips groups them by its utt2spk
+    rc, rows = score_json(capsys, ["--model", str(exp / "fold03.ser"), str(exp / "feats")])
+    by_utt = {r["clip"]: r for r in rows if r["speaker"] == "03"}
+    for utt, post in expected.items():
+        np.testing.assert_allclose([by_utt[utt]["posteriors"][c] for c in bundle.classes], post, atol=2e-6)
+
+
+def test_bundle_contents(exp):
+    payload = torch.load(exp / "fold03.ser", weights_only=True)  # plain values and tensors only
+    assert payload["format_version"] == BUNDLE_FORMAT
+    meta = payload["meta"]
+    assert meta["spec"]["encoder"] == "gagru" and meta["normalization"] == "speaker"
+    assert meta["features"]["feature_set"]["name"] == "emobase78_avg5"
+    assert meta["training"]["source"] == "fold 03" and meta["training"]["train_speakers"] == ["09"]
+    assert meta["protocol"]["encoder"] == "gagru" and "torch" in meta["versions"]
+    stats = read_cmvn(exp / "feats")
+    np.testing.assert_allclose(payload["norm_stats"].numpy(), stats["09"])
+
+
+def test_all_speaker_model(exp, capsys):
+    """Without --fold: trained on every speaker for the median best epoch of the folds, no early stopping."""
+    out = exp / "all.ser"
+    assert main(["export", str(exp / "exp"), str(out), "train.threads=1"]) == 0
+    bundle = load_bundle(out)
+    assert bundle.meta["training"]["source"] == "all speakers"
+    assert bundle.meta["training"]["train_speakers"] == list(SPEAKERS)
+    fold_epoch = torch.load(exp / "exp" / "fold_03" / "model.pt", weights_only=True)["meta"]["best_epoch"]
+    assert bundle.meta["training"]["best_epoch"] == fold_epoch
+    stats = read_cmvn(exp / "feats")
+    np.testing.assert_allclose(bundle.norm_stats, sum_stats(stats[s] for s in SPEAKERS))
+    # a second export reuses the trained model
+    stamp = (exp / "exp" / "all_speakers" / "model.pt").stat().st_mtime_ns
+    assert main(["export", str(exp / "exp"), str(exp / "all2.ser")]) == 0
+    assert (exp / "exp" / "all_speakers" / "model.pt").stat().st_mtime_ns == stamp
+    assert main(["export", "--retrain-all", str(exp / "exp"), str(exp / "all3.ser"), "train.threads=1"]) == 0
+    assert (exp / "exp" / "all_speakers" / "model.pt").stat().st_mtime_ns != stamp
+    again = load_bundle(exp / "all3.ser").state_dict
+    for name, tensor in bundle.state_dict.items():  # same seed, same data: the same model
+        np.testing.assert_allclose(again[name].numpy(), tensor.numpy(), atol=1e-6)
+    assert main(["export", "--fold", "99", str(exp / "exp"), str(exp / "x.ser")]) == 2
+
+
+def test_tampered_bundle_is_refused(exp, capsys):
+    """One flipped byte anywhere (zip headers, pickle, weights, statistics, the end record) is refused."""
+    raw = (exp / "fold03.ser").read_bytes()
+    bad = exp / "tampered.ser"
+    positions = sorted(set(np.linspace(0, len(raw) - 1, 60).astype(int).tolist()) | {len(raw) - 30, len(raw) - 1})
+    for pos in positions:
+        flipped = bytearray(raw)
+        flipped[pos] ^= 0x01
+        bad.write_bytes(bytes(flipped))
+        with pytest.raises(BundleError, match="checksum mismatch|not a readable ser model bundle|not a ser model bundle"):
+            load_bundle(bad)
+    capsys.readouterr()
+    assert main(["score", "--model", str(bad), str(exp / "feats")]) == 2
+    assert str(bad) in capsys.readouterr().err
+    bad.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(BundleError, match="not a readable"):
+        load_bundle(bad)
+
+
+def test_other_format_version_is_refused(exp):
+    payload = torch.load(exp / "fold03.ser", weights_only=True)
+    payload["format_version"] = BUNDLE_FORMAT + 1
+    torch.save(payload, exp / "future.ser")
+    with pytest.raises(BundleError, match=f"format version {BUNDLE_FORMAT + 1}"):
+        load_bundle(exp / "future.ser")
+    model_pt = exp / "exp" / "fold_03" / "model.pt"
+    with pytest.raises(BundleError, match="ser export"):
+        load_bundle(model_pt)
+
+
+def test_other_feature_set_is_refused(exp, capsys):
+    bundle = load_bundle(exp / "fold03.ser")
+    # a bundle whose feature set does not give what the model takes
+    meta = json.loads(json.dumps(bundle.meta))
+    meta["features"]["dim"] = 88
+    meta["features"]["feature_set"]["name"] = "egemaps88"
+    save_bundle(exp / "mismatch.ser", meta, bundle.state_dict, bundle.norm_stats)
+    with pytest.raises(BundleError, match="another feature set"):
+        load_bundle(exp / "mismatch.ser")
+    # features extracted with another definition are refused when scored with this model
+    other = exp / "feats_other"
+    shutil.copytree(exp / "feats", other)
+    header = yaml.safe_load((other / "feats.yaml").read_text())
+    header["feature_set"]["average_frames"] = 1
+    (other / "feats.yaml").write_text(yaml.safe_dump(header))
+    from ser.score import Scorer, score_feature_dir
+
+    with pytest.raises(BundleError, match="average_frames"):
+        score_feature_dir(Scorer(bundle), other)
+    run = score_feature_dir(Scorer(bundle), exp / "feats")
+    assert len(run.results) == 8 * len(SPEAKERS) and run.failures == 0
+
+
+def test_missing_default_model(monkeypatch, exp, capsys):
+    import ser.bundle
+
+    monkeypatch.setattr(ser.bundle, "DEFAULT_MODEL", exp / "no_such_dir" / "emodb.ser")
+    capsys.readouterr()
+    assert main(["score", str(exp / "feats")]) == 2
+    assert "no default model" in capsys.readouterr().err
+
+
+def test_global_normalisation_round_trip(exp, emodb_dir, capsys):
+    root = exp
+    assert main(["evaluate", "--quiet", "--folds", "08", str(root / "feats"), str(root / "folds"), str(root / "exp_global"),
+                 *TINY_GAGRU, "train.max_epochs=1", "normalization=global"]) == 0
+    assert main(["export", "--fold", "08", str(root / "exp_global"), str(root / "global.ser")]) == 0
+    expected = read_scores(root / "exp_global" / "fold_08" / "scores.tsv")
+    files = [str(emodb_dir / f"{u}.wav") for u in sorted(expected)]
+    rc, rows = score_json(capsys, ["--model", str(root / "global.ser"), *files])
+    assert rc == 0
+    classes = load_bundle(root / "global.ser").classes
+    for row in rows:
+        assert row["normalization"] == "global"
+        np.testing.assert_allclose([row["posteriors"][c] for c in classes], expected[Path(row["path"]).stem], atol=2e-6)
+
+
+def test_svm_bundle(exp, emodb_dir, capsys):
+    """The linear SVM on functionals: fold bundle == scores.tsv; the all-speaker bundle is refitted on everyone."""
+    root = exp
+    assert main(["extract", "--features", "egemaps88", "--nj", "2", "--no-progress", str(root / "data"), str(root / "func")]) == 0
+    assert main(["compute-cmvn", str(root / "func")]) == 0
+    assert main(["evaluate", "--quiet", "--folds", "03", str(root / "func"), str(root / "folds"), str(root / "svm"), "encoder=svm"]) == 0
+    assert main(["export", "--fold", "03", str(root / "svm"), str(root / "svm03.ser")]) == 0
+    expected = read_scores(root / "svm" / "fold_03" / "scores.tsv")
+    files = [str(emodb_dir / f"{u}.wav") for u in sorted(expected)]
+    rc, rows = score_json(capsys, ["--model", str(root / "svm03.ser"), "--speaker", "03", "--nj", "2", *files])
+    assert rc == 0
+    bundle = load_bundle(root / "svm03.ser")
+    assert bundle.meta["training"]["train_speakers"] == ["08", "09"]  # the SVM fits train + valid speakers
+    for row in rows:
+        np.testing.assert_allclose([row["posteriors"][c] for c in bundle.classes], expected[Path(row["path"]).stem], atol=2e-6)
+    assert main(["export", str(root / "svm"), str(root / "svm_all.ser")]) == 0
+    assert load_bundle(root / "svm_all.ser").meta["training"]["train_speakers"] == list(SPEAKERS)
