@@ -35,18 +35,8 @@ case "$protocol" in
   *) echo "unknown --protocol '$protocol': use loso (one fold per actor) or kfold6 (6 folds of 4 actors)" >&2; exit 1 ;;
 esac
 
-# features: --features overrides every config's own feature set (e.g. --features mfcc_pitch28).
-declare -A feature_of_config=()
-feature_sets=""
-for c in $configs; do
-  [ -f "conf/$c.yaml" ] || { echo "no config conf/$c.yaml (available: $(ls conf | sed 's/.yaml//' | tr '\n' ' '))" >&2; exit 1; }
-  f=${features:-$(ser evaluate --config "conf/$c.yaml" --print-config | sed -n 's/^features: *//p')}
-  feature_of_config[$c]=$f
-  case " $feature_sets " in *" $f "*) ;; *) feature_sets="$feature_sets $f" ;; esac
-done
-feature_of() { echo "${feature_of_config[$1]}"; }
-exp_of() { echo "$exp/$protocol/${1}_$(feature_of "$1")${tag:+_$tag}"; }
-folds=folds/$protocol
+. "$here/../tools/stages.sh"
+resolve_configs
 
 if [ ${stage} -le 0 ] && [ ${stop_stage} -ge 0 ]; then
   log "Stage 0: prepare data/ravdess (audio-only speech, 8 emotions) from $RAVDESS"
@@ -61,52 +51,4 @@ if [ ${stage} -le 0 ] && [ ${stop_stage} -ge 0 ]; then
   fi
 fi
 
-if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
-  for f in $feature_sets; do
-    log "Stage 1: extract $f"
-    [ -f "feats/$f/.done" ] || { ser extract --features "$f" --nj "$nj" data/ravdess "feats/$f" && touch "feats/$f/.done"; }
-  done
-fi
-
-if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
-  log "Stage 2: $protocol folds -> $folds"
-  [ -f "$folds/.done" ] || local/make_folds.sh "$protocol" data/ravdess "$folds"
-fi
-
-if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
-  for f in $feature_sets; do
-    log "Stage 3: per-speaker CMVN statistics for $f"
-    [ -f "feats/$f/.cmvn.done" ] || { ser compute-cmvn "feats/$f" && touch "feats/$f/.cmvn.done"; }
-  done
-fi
-
-if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
-  for c in $configs; do
-    f=$(feature_of "$c"); d=$(exp_of "$c")
-    log "Stage 4: train and score every fold of $d (finished folds are skipped, a killed one resumes)"
-    # shellcheck disable=SC2086  # overrides is a list of key=value words
-    ser evaluate --quiet --device "$device" --config "conf/$c.yaml" "feats/$f" "$folds" "$d" \
-      ${features:+features=$features} $overrides
-  done
-fi
-
-if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
-  log "Stage 5: check that every fold of $folds has scores"
-  for c in $configs; do
-    d=$(exp_of "$c"); missing=""
-    for fold in "$folds"/*/; do
-      n=$(basename "$fold")
-      [ -f "$d/fold_$n/.done" ] && [ -f "$d/fold_$n/scores.tsv" ] || missing="$missing $n"
-    done
-    [ -z "$missing" ] || { echo "$d: no scores for fold(s)$missing; rerun with --stage 4" >&2; exit 1; }
-  done
-fi
-
-if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
-  log "Stage 6: report"
-  dirs=""
-  for c in $configs; do dirs="$dirs $(exp_of "$c")"; done
-  # shellcheck disable=SC2086
-  ser report $dirs --compare "$exp/$protocol/RESULTS.md"
-  log "results: $(pwd)/$exp/$protocol/RESULTS.md (one table) and $(pwd)/$exp/$protocol/<tag>/RESULTS.md (per config)"
-fi
+run_common_stages data/ravdess
