@@ -4,7 +4,7 @@
 #   bash run.sh --configs "svm gagru"         # some configs
 #   bash run.sh --stage 4 --stop-stage 6      # rerun training (finished folds are skipped) and the report
 set -euo pipefail
-cd "$(dirname "$0")"
+here="$(cd "$(dirname "$0")" && pwd)"
 log() { echo "$(date '+%H:%M:%S') [emodb] $*" >&2; }
 
 stage=0
@@ -13,9 +13,11 @@ nj=2
 configs="svm dnn blstm_mean blstm_attention gagru bigru_att alstm alstm_lstm alstm_mean"
 emodb_dir=""
 exp=exp
-. ./db.sh
-. ../tools/parse_options.sh "$@"
+. "$here/db.sh"
+. "$here/../tools/parse_options.sh" "$@"
 [ -n "$emodb_dir" ] && EMODB="$emodb_dir"
+case "$EMODB" in /*) ;; *) EMODB="$(pwd)/$EMODB" ;; esac  # a relative path is relative to where run.sh was called
+cd "$here"  # data/, feats/, folds/, exp/ live in the recipe dir
 command -v ser >/dev/null || { echo "the 'ser' command is not on PATH: run 'make install' and use .venv/bin" >&2; exit 1; }
 
 feature_of() { ser evaluate --config "conf/$1.yaml" --print-config | sed -n 's/^features: *//p'; }
