@@ -37,6 +37,9 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     max_frames: int = 0  # random crop of longer training utterances (0: use whole utterances)
     threads: int = 0  # torch intra-op threads (0: torch's default)
+    # refit: after early stopping picks an epoch on the validation speaker(s), train again from scratch on
+    # train + valid for that many epochs and test that model (no test data involved; one more speaker to learn from)
+    refit: bool = False
 
     def __post_init__(self) -> None:
         if self.balance not in BALANCING:

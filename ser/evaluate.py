@@ -8,6 +8,7 @@ exp/<tag>/
 
 from __future__ import annotations
 
+import copy
 import sys
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ from ser.fileio import atomic_write, write_text_atomic
 from ser.folds import read_plan
 
 DONE = ".done"
+SELECT_DIR = "select"  # with train.refit: the early-stopping run that picks the epoch count
 
 
 def resolve_classes(cfg: ExperimentConfig, data: DataDir) -> list[str]:
@@ -32,6 +34,15 @@ def resolve_classes(cfg: ExperimentConfig, data: DataDir) -> list[str]:
     if cfg.classes:
         return list(cfg.classes)
     return sorted(set(data.utt2emo.values()))
+
+
+def model_selection_of(cfg: ExperimentConfig) -> str:
+    if cfg.encoder in SKLEARN_ENCODERS:
+        return "none (fixed C; trained on train + valid speakers)"
+    rule = f"best validation UAR (early stopping, patience {cfg.train.patience})"
+    if cfg.train.refit:
+        rule += "; then retrained from scratch on train + valid speakers for the selected number of epochs (refit)"
+    return rule
 
 
 def protocol_of(cfg: ExperimentConfig, feat_dir: Path, folds_dir: Path, classes: list[str], table: FeatureTable) -> dict:
@@ -49,8 +60,7 @@ def protocol_of(cfg: ExperimentConfig, feat_dir: Path, folds_dir: Path, classes:
         }[cfg.normalization],
         "classes": classes,
         "balance": cfg.train.balance,
-        "model selection": "best validation UAR (early stopping, patience %d)" % cfg.train.patience
-        if cfg.encoder not in SKLEARN_ENCODERS else "none (fixed C; trained on train + valid speakers)",
+        "model selection": model_selection_of(cfg),
         "feat_dir": str(feat_dir.resolve()),
         "folds_dir": str(folds_dir.resolve()),
     }
@@ -97,7 +107,16 @@ def run_svm_fold(cfg: ExperimentConfig, table: FeatureTable, fold, classes: list
 def run_torch_fold(cfg: ExperimentConfig, table: FeatureTable, fold, classes: list[str], fold_dir: Path, log) -> tuple[list[str], list[str], np.ndarray]:
     from ser.train import label_split, pick_device, predict, train_fold
 
-    model, outcome, _ = train_fold(cfg, table, fold.train, fold.valid, classes, fold_dir, log)
+    if cfg.train.refit and fold.valid:
+        model, outcome, _ = train_fold(cfg, table, fold.train, fold.valid, classes, fold_dir / SELECT_DIR, log)
+        log(f"selected epoch {outcome.best_epoch} (valid UAR {outcome.best_valid_uar:.4f}); refit on train + valid "
+            f"({len(fold.train) + len(fold.valid)} utterances) for {outcome.best_epoch} epochs")
+        refit_cfg = copy.deepcopy(cfg)
+        refit_cfg.train.max_epochs = refit_cfg.train.min_epochs = outcome.best_epoch
+        model, _, _ = train_fold(refit_cfg, table, list(fold.train) + list(fold.valid), [], classes, fold_dir, log)
+        (fold_dir / SELECT_DIR / "checkpoint.pt").unlink(missing_ok=True)
+    else:
+        model, outcome, _ = train_fold(cfg, table, fold.train, fold.valid, classes, fold_dir, log)
     global_stats = table.global_stats(fold.train) if cfg.normalization == "global" else None
     test = label_split(table, fold.test, classes, global_stats, {}, log)
     post = predict(model, test.inputs, table.level == "frame", pick_device(cfg.train.device))

@@ -180,3 +180,20 @@ def test_svm_bundle(exp, emodb_dir, capsys):
         np.testing.assert_allclose([row["posteriors"][c] for c in bundle.classes], expected[Path(row["path"]).stem], atol=2e-6)
     assert main(["export", str(root / "svm"), str(root / "svm_all.ser")]) == 0
     assert load_bundle(root / "svm_all.ser").meta["training"]["train_speakers"] == list(SPEAKERS)
+
+
+def test_default_model_labels_clips_without_model_argument(emodb_dir, capsys):
+    """`ser score clip...` with no --model uses the shipped bundle: 7 EmoDB classes, and on clips of one of its
+    training speakers (normalised with that speaker's statistics) it names the acted emotion nearly always."""
+    from ser.bundle import DEFAULT_MODEL
+
+    bundle = load_bundle(DEFAULT_MODEL)
+    assert bundle.classes == ["anger", "boredom", "disgust", "fear", "happiness", "neutral", "sadness"]
+    letters = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness", "N": "neutral", "T": "sadness"}
+    files = sorted(emodb_dir.glob("11*.wav"))[::3]
+    rc, rows = score_json(capsys, ["--speaker", "11", *map(str, files)])
+    assert rc == 0 and len(rows) == len(files) >= 15
+    right = sum(row["label"] == letters[Path(row["path"]).stem[5]] for row in rows)
+    assert right >= 0.9 * len(rows), f"{right}/{len(rows)} right"
+    for row in rows:
+        assert abs(sum(row["posteriors"].values()) - 1) < 1e-3 and row["normalization"].startswith("speaker:11")

@@ -67,6 +67,25 @@ def test_evaluate_every_fold_and_report(emodb_feats):
     assert "per-speaker z-normalisation" in text and "gagru" in text
 
 
+def test_refit_trains_again_on_train_and_valid_for_the_selected_epochs(emodb_feats):
+    """train.refit: the early-stopping run in select/ picks the epoch; the tested model saw train + valid."""
+    import torch
+
+    root = emodb_feats
+    exp = root / "exp_refit"
+    assert main(["evaluate", "--quiet", "--folds", "03", str(root / "feats"), str(root / "folds"), str(exp), *TINY_GAGRU,
+                 "train.max_epochs=3", "train.refit=true"]) == 0
+    fold = exp / "fold_03"
+    selected = torch.load(fold / "select" / "model.pt", weights_only=True)["meta"]
+    final = torch.load(fold / "model.pt", weights_only=True)["meta"]
+    assert selected["train_speakers"] == ["09", "10"]  # valid speaker 08 held out for selection
+    assert final["train_speakers"] == ["08", "09", "10"] and final["best_epoch"] == selected["best_epoch"]
+    assert not (fold / "checkpoint.pt").exists() and not (fold / "select" / "checkpoint.pt").exists()
+    assert "refit" in (exp / "protocol.yaml").read_text()
+    scores = read_scores(fold / "scores.tsv")
+    assert len(scores) == 12 and all(u.startswith("03") for u in scores)
+
+
 def test_same_seed_same_scores(emodb_feats):
     root = emodb_feats
     runs = []

@@ -8,7 +8,8 @@
 #   bash run.sh --stage 4 --stop-stage 6                          # rerun training (finished folds are skipped) + report
 #   bash run.sh --configs gagru --tag lr5e-4 --overrides "train.lr=5e-4"   # a variant in its own exp dir
 # Stages: 0 prepare, 1 extract, 2 folds, 3 per-speaker CMVN stats, 4 train and score every fold (ser evaluate),
-#         5 check that every fold of the plan has scores, 6 report.
+#         5 check that every fold of the plan has scores, 6 report, 7 export each config's final model (exp dir/model.ser;
+#         not run by default: --stop-stage 7).
 # Layout: data/msp_improv, feats/<features>, folds/<protocol>, exp/<protocol>/<config>_<features>[_<tag>]/fold_<name>.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

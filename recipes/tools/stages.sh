@@ -20,7 +20,8 @@ resolve_configs() {
 feature_of() { echo "${feature_of_config[$1]}"; }
 exp_of() { echo "$exp/$protocol/${1}_$(feature_of "$1")${tag:+_$tag}"; }
 
-# run_common_stages DATA: 1 extract, 2 folds, 3 per-speaker CMVN, 4 train+score (ser evaluate), 5 check, 6 report.
+# run_common_stages DATA: 1 extract, 2 folds, 3 per-speaker CMVN, 4 train+score (ser evaluate), 5 check, 6 report,
+# 7 export each config's final model (trained on all speakers, epochs chosen by the folds) to <exp dir>/model.ser.
 run_common_stages() {
   local data="$1"
   if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
@@ -71,5 +72,14 @@ run_common_stages() {
     # shellcheck disable=SC2086
     ser report $dirs --compare "$exp/$protocol/RESULTS.md"
     log "results: $(pwd)/$exp/$protocol/RESULTS.md (one table) and $(pwd)/$exp/$protocol/<tag>/RESULTS.md (per config)"
+  fi
+
+  if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
+    for c in $configs; do
+      d=$(exp_of "$c")
+      log "Stage 7: export $d/model.ser (final model on all speakers)"
+      [ -f "$d/model.ser" ] || ser export "$d" "$d/model.ser"  # the exp dir's config.yaml holds the overrides
+    done
+    log "score new audio with: ser score --model $(pwd)/$(exp_of "${configs%% *}")/model.ser clip.wav"
   fi
 }
