@@ -120,6 +120,9 @@ class Bundle:
             svm.pairs = self.state_dict["pairs"].numpy()
             svm.coef = self.state_dict["coef"].numpy()
             svm.intercept = self.state_dict["intercept"].numpy()
+            if "prob_a" in self.state_dict:  # Platt parameters: calibrated posteriors
+                svm.prob_a = self.state_dict["prob_a"].numpy()
+                svm.prob_b = self.state_dict["prob_b"].numpy()
             return svm
         from ser.models import build_model_from_spec
 

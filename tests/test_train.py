@@ -157,8 +157,13 @@ def test_svm_matches_scikit_learn_predictions():
     theirs = SVC(kernel="linear", C=1.0, class_weight="balanced").fit(x, y)
     test = rng.standard_normal((400, 8))
     test[:, 0] += 1.5 * rng.integers(0, 4, 400)
-    agreement = (ours.posteriors(test).argmax(axis=1) == theirs.predict(test)).mean()
+    votes = LinearSVMClassifier(SVMConfig(probability=False), list("abcd")).fit(x, y)
+    agreement = (votes.posteriors(test).argmax(axis=1) == theirs.predict(test)).mean()
     assert agreement > 0.97  # ties in one-vs-one votes are broken slightly differently
+    # calibrated posteriors: libsvm's Platt scaling + pairwise coupling, as scikit-learn's predict_proba
+    calibrated = SVC(kernel="linear", C=1.0, class_weight="balanced", probability=True, random_state=0).fit(x, y)
+    np.testing.assert_allclose(ours.posteriors(test), calibrated.predict_proba(test), atol=1e-6)
+    np.testing.assert_allclose(ours.posteriors(test).sum(axis=1), 1.0, atol=1e-9)
 
 
 def test_balancing_helpers():

@@ -12,7 +12,7 @@ log() { echo "$(date '+%H:%M:%S') [iemocap_text] $*" >&2; }
 
 stage=0
 stop_stage=2
-configs="unif_agru unif_biagru bif_agru bif_biagru sclstm"
+configs="unif_agru unif_biagru bif_agru bif_biagru unif_soft bif_soft sclstm"
 seeds=0,1,2,3,4
 window=40
 embeddings=""
@@ -35,6 +35,7 @@ flags_of() {  # config name -> model flags
     unif_biagru) echo "--memory unif --summary biagru" ;;
     bif_agru) echo "--memory bif --summary agru" ;;
     bif_biagru) echo "--memory bif --summary biagru" ;;
+    unif_soft) echo "--memory unif --summary soft" ;;
     bif_soft) echo "--memory bif --summary soft" ;;
     bif_agru_cnn) echo "--memory bif --summary agru --reader cnn" ;;
     bif_agru_bilstm) echo "--memory bif --summary agru --reader bilstm" ;;
