@@ -18,7 +18,7 @@ import numpy as np
 import yaml
 
 from ser.baselines import SKLEARN_ENCODERS, LinearSVMClassifier, make_svm_config
-from ser.config import ExperimentConfig
+from ser.config import ExperimentConfig, load_config
 from ser.datadir import DataDir
 from ser.errors import SerError
 from ser.features_table import FeatureTable
@@ -143,7 +143,8 @@ def evaluate(
     classes = resolve_classes(cfg, table.data)
     config_file = exp_dir / "config.yaml"
     if config_file.is_file():
-        old = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+        # through load_config, so a setting added to the toolkit later (at its default) is no difference
+        old = load_config(config_file).to_dict()
         if old != cfg.to_dict():
             raise SerError(f"{exp_dir} holds results of a different config; use another --tag or remove it")
     with atomic_write(config_file) as out:
