@@ -209,3 +209,14 @@ def test_plain_folder_of_audio_without_labels(emodb_dir, tmp_path):
     assert sorted(set(read_map(out / "utt2spk").values())) == ["alice", "bob"]
     assert not (out / "utt2emo").exists()
     DataDir.read(out).validate()
+
+
+def test_atomic_write_gives_files_the_umask_mode(tmp_path):
+    """Files written atomically get the mode a plain open() gives (mkstemp alone would make them 0600)."""
+    from ser.fileio import write_text_atomic
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    write_text_atomic(tmp_path / "atomic.txt", "x")
+    assert plain.stat().st_mode & 0o777 != 0o600, "this check needs a umask that lets others read"
+    assert (tmp_path / "atomic.txt").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
