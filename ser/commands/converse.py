@@ -54,20 +54,19 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from ser.text.data import Vocab
-    from ser.text.model import Stream, load_model
+    from ser.text.model import Stream, load_model, text_encoder
 
     torch.set_num_threads(1)
     model, itos, classes = load_model(args.model)
-    vocab = Vocab(itos[2:])
-    stream = Stream(model, vocab.encode)
+    encode = text_encoder(model, itos)  # tokens, or for reader minilm a MiniLM vector per arriving turn
+    stream = Stream(model, encode)
     if not args.json:
         print("#turn\tspeaker\temotion\t" + "\t".join(classes), flush=True)
     turn = 0
     for item in _turns(args.conversation):
         if item is None:
             if turn:
-                stream = Stream(model, vocab.encode)
+                stream = Stream(model, encode)
                 turn = 0
             continue
         speaker, text = item

@@ -11,6 +11,7 @@ EXAMPLES = [
     "ser text-train data/iemocap6 exp/bif_agru --memory bif --summary agru --window 40",
     "ser text-train data/meld exp/meld_unif_biagru --memory unif --summary biagru --window 10 --seeds 0,1,2",
     "ser text-train data/meld exp/meld_sclstm --model sclstm --reader cnn --window 10 --embeddings glove.840B.300d.txt",
+    "ser text-train data/meld exp/meld_bif_agru_minilm --reader minilm --window 10   # pip install 'ser[minilm]'",
 ]
 
 
@@ -26,8 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("exp", help="experiment folder")
     g = parser.add_argument_group("model")
     g.add_argument("--model", default="aghmn", choices=["aghmn", "sclstm"])
-    g.add_argument("--reader", default=None, choices=["bigru", "bilstm", "cnn"],
-                   help="utterance reader (default: bigru for aghmn, cnn for sclstm)")  # fmt: skip
+    g.add_argument("--reader", default=None, choices=["bigru", "bilstm", "cnn", "minilm"],
+                   help="utterance reader (default: bigru for aghmn, cnn for sclstm); minilm: frozen "
+                        "all-MiniLM-L6-v2 sentence vectors + a trained projection, no word vectors "
+                        "(needs pip install 'ser[minilm]')")  # fmt: skip
     g.add_argument("--memory", default="bif", choices=["unif", "bif"], help="memory bank fusion (aghmn)")
     g.add_argument("--summary", default="agru", choices=["soft", "agru", "biagru"], help="memory summary (aghmn)")
     g.add_argument("--window", type=int, default=40, help="K: memory bank size (paper: 40 IEMOCAP, 10 MELD)")
@@ -95,6 +98,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         classes = default_classes(splits["train"])
     reader = args.reader = args.reader or ("cnn" if args.model == "sclstm" else "bigru")
+    if reader == "minilm":
+        given = [flag for flag, on in (("--embeddings", args.embeddings), ("--embed-dim", args.embed_dim != 100),
+                                       ("--freeze-embeddings", args.freeze_embeddings)) if on]  # fmt: skip
+        if given:
+            print(f"ser text-train: {', '.join(given)} ignored: reader minilm has no vocabulary or word vectors "
+                  "(it reads frozen 384-d MiniLM sentence vectors)", file=sys.stderr)  # fmt: skip
     mc = TextModelConfig(model=args.model, reader=reader, memory=args.memory, summary=args.summary,
                          hidden=args.hidden, window=args.window, dropout=args.dropout, embed_dim=args.embed_dim,
                          trainable_embeddings=not args.freeze_embeddings).check()  # fmt: skip

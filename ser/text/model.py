@@ -6,7 +6,9 @@ AGHMN, per turn t (our reading of the paper, sizes d = 100):
 
 - utterance reader (``reader``): ``bigru`` (default; eq. 1-4: BiGRU over word vectors, max-over-time pooling
   of the concatenated states, u = tanh(W_u h + b_u)), ``bilstm`` (the same with an LSTM) or ``cnn``
-  (filters 3/4/5 x 64 maps, max-over-time pooling, ReLU projection to d, as the paper's CNN reader/scLSTM).
+  (filters 3/4/5 x 64 maps, max-over-time pooling, ReLU projection to d, as the paper's CNN reader/scLSTM);
+  beyond the paper, ``minilm``: the frozen 384-d all-MiniLM-L6-v2 sentence vector of the utterance
+  (``ser.text.sentence_encoder``, optional extra), u = tanh(W_s s + b_s); no vocabulary, no word vectors.
   Query q_t = u_t.
 - memory bank M_t from the K most recent previous utterances u_{t-K}..u_{t-1} (oldest first; fewer at the
   start of a dialogue, none for the first turn): ``unif`` M = GRU(u) + u (a unidirectional GRU run over
@@ -34,7 +36,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -43,31 +45,34 @@ from torch import nn
 from ser.errors import SerError
 
 FORMAT = "ser-text-model-1"
+SENTENCE_DIM = 384  # all-MiniLM-L6-v2 (ser.text.sentence_encoder.DIM; not imported: that module is optional)
 
 
 @dataclass
 class TextModelConfig:
     model: str = "aghmn"  # aghmn | sclstm
-    reader: str = "bigru"  # bigru | bilstm | cnn
+    reader: str = "bigru"  # bigru | bilstm | cnn | minilm
     memory: str = "bif"  # unif | bif   (aghmn)
     summary: str = "agru"  # soft | agru | biagru   (aghmn)
     hidden: int = 100
     window: int = 40  # K: memory bank size (40 IEMOCAP, 10 MELD)
     dropout: float = 0.3
-    embed_dim: int = 100  # taken from the embedding file when one is given
+    embed_dim: int = 100  # taken from the embedding file when one is given; 384 (the sentence vector) for minilm
     trainable_embeddings: bool = True
     cnn_widths: tuple = (3, 4, 5)
     cnn_maps: int = 64
 
     def check(self) -> "TextModelConfig":
-        choices = {"model": ("aghmn", "sclstm"), "reader": ("bigru", "bilstm", "cnn"), "memory": ("unif", "bif"),
-                   "summary": ("soft", "agru", "biagru")}  # fmt: skip
+        choices = {"model": ("aghmn", "sclstm"), "reader": ("bigru", "bilstm", "cnn", "minilm"),
+                   "memory": ("unif", "bif"), "summary": ("soft", "agru", "biagru")}  # fmt: skip
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise SerError(f"{key}: '{getattr(self, key)}' is not one of {', '.join(allowed)}")
         if self.window < 1 or self.hidden < 1:
             raise SerError("window and hidden must be positive")
         self.cnn_widths = tuple(int(w) for w in self.cnn_widths)
+        if self.reader == "minilm":  # the input is MiniLM's frozen sentence vector, whatever was asked for words
+            self.embed_dim, self.trainable_embeddings = SENTENCE_DIM, False
         return self
 
     @classmethod
@@ -149,6 +154,17 @@ class CNNReader(nn.Module):
         return torch.relu(self.proj(torch.cat(pooled, dim=1)))
 
 
+class SentenceReader(nn.Module):
+    """Frozen sentence vectors [U, 384] -> u = tanh(W s + b) [U, d]: the trainable part of the minilm reader."""
+
+    def __init__(self, input_size: int, hidden: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(input_size, hidden)
+
+    def forward(self, vectors: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.tanh(self.proj(vectors))
+
+
 class AGRU(nn.Module):
     """Attention GRU: the attention weight a_k replaces the update gate (see the module docstring)."""
 
@@ -182,10 +198,14 @@ class TextEmotionModel(nn.Module):
         self.config = config.check()
         c = self.config
         d = c.hidden
-        self.embedding = nn.Embedding(vocab_size, c.embed_dim, padding_idx=0)
-        self.embedding.weight.requires_grad_(c.trainable_embeddings)
-        if c.reader == "cnn":
-            self.reader: nn.Module = CNNReader(c.embed_dim, d, c.cnn_widths, c.cnn_maps)
+        self.embedding: nn.Embedding | None = None  # minilm: the batch carries sentence vectors, not token ids
+        if c.reader != "minilm":
+            self.embedding = nn.Embedding(vocab_size, c.embed_dim, padding_idx=0)
+            self.embedding.weight.requires_grad_(c.trainable_embeddings)
+        if c.reader == "minilm":
+            self.reader: nn.Module = SentenceReader(c.embed_dim, d)
+        elif c.reader == "cnn":
+            self.reader = CNNReader(c.embed_dim, d, c.cnn_widths, c.cnn_maps)
         else:
             self.reader = RNNReader(nn.GRU if c.reader == "bigru" else nn.LSTM, c.embed_dim, d)
         self.drop = nn.Dropout(c.dropout)
@@ -200,8 +220,10 @@ class TextEmotionModel(nn.Module):
 
     # --- pieces ---------------------------------------------------------------------------------
     def encode(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Token ids [U, L] (0 = padding) and lengths [U] -> utterance vectors [U, d]."""
-        return self.reader(self.drop(self.embedding(tokens)), lengths)
+        """Token ids [U, L] (0 = padding) and lengths [U], or minilm sentence vectors [U, 384] -> utterance
+        vectors [U, d]."""
+        x = tokens if self.embedding is None else self.embedding(tokens)
+        return self.reader(self.drop(x), lengths)
 
     def attend(self, q: torch.Tensor, bank: torch.Tensor, bank_len: torch.Tensor) -> torch.Tensor:
         """Queries [N, d], raw memory windows [N, K, d] (oldest first, right-padded), lengths [N] -> logits [N, C]."""
@@ -237,18 +259,27 @@ class TextEmotionModel(nn.Module):
         return self.out(self.drop(flat))
 
 
+def _is_vector(utterance: Any) -> bool:
+    return isinstance(utterance, np.ndarray) and utterance.dtype.kind == "f"
+
+
 class Batch:
-    """Token tensors and index tensors for a list of dialogues (each a list of token-id lists)."""
+    """Token tensors and index tensors for a list of dialogues (each a list of token-id lists, or for the minilm
+    reader a list of float sentence vectors: then ``tokens`` is [U, 384] and every length is 1)."""
 
     def __init__(self, dialogues: Sequence[Sequence[Sequence[int]]], window: int, device: str = "cpu") -> None:
         utts = [u for d in dialogues for u in d]
         n = len(utts)
-        lmax = max(len(u) for u in utts)
-        tokens = np.zeros((n, lmax), dtype=np.int64)
-        for i, u in enumerate(utts):
-            tokens[i, : len(u)] = u
-        self.tokens = torch.from_numpy(tokens).to(device)
-        self.lengths = torch.tensor([len(u) for u in utts], dtype=torch.long, device=device)
+        if _is_vector(utts[0]):
+            self.tokens = torch.from_numpy(np.stack(utts).astype(np.float32)).to(device)
+            self.lengths = torch.ones(n, dtype=torch.long, device=device)
+        else:
+            lmax = max(len(u) for u in utts)
+            tokens = np.zeros((n, lmax), dtype=np.int64)
+            for i, u in enumerate(utts):
+                tokens[i, : len(u)] = u
+            self.tokens = torch.from_numpy(tokens).to(device)
+            self.lengths = torch.tensor([len(u) for u in utts], dtype=torch.long, device=device)
         k = window
         win = np.full((n, k), n, dtype=np.int64)
         win_len = np.zeros(n, dtype=np.int64)
@@ -277,14 +308,18 @@ class Stream:
 
     def __init__(self, model: TextEmotionModel, encode_text) -> None:
         self.model = model.eval()
-        self.encode_text = encode_text  # text -> list of token ids
+        self.encode_text = encode_text  # text -> list of token ids (minilm: -> sentence vector); see text_encoder
         self.bank: deque[torch.Tensor] = deque(maxlen=model.config.window)
         self.state: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @torch.no_grad()
     def step(self, text: str) -> np.ndarray:
         """Posteriors [C] of this turn given the turns before it."""
-        ids = torch.tensor([self.encode_text(text)], dtype=torch.long)
+        encoded = self.encode_text(text)
+        if _is_vector(encoded):
+            ids = torch.from_numpy(np.asarray(encoded, dtype=np.float32)).view(1, -1)
+        else:
+            ids = torch.tensor([encoded], dtype=torch.long)
         u = self.model.encode(ids, torch.tensor([ids.shape[1]]))  # [1, d]
         if self.model.config.model == "aghmn":
             if self.bank:
@@ -297,6 +332,18 @@ class Stream:
             h, self.state = self.model.lstm(u.unsqueeze(1), self.state)
             logits = self.model.out(h[:, 0])
         return torch.softmax(logits, dim=1)[0].numpy()
+
+
+def text_encoder(model: TextEmotionModel, itos: Sequence[str]) -> Callable[[str], Any]:
+    """What ``Stream`` needs to read a turn with this model: the vocabulary's tokeniser, or MiniLM for minilm."""
+    if model.config.reader == "minilm":
+        from ser.text.sentence_encoder import SentenceEncoder, load_minilm
+
+        load_minilm("cpu")  # now, not on the first turn: loading takes seconds
+        return SentenceEncoder().encode
+    from ser.text.data import Vocab
+
+    return Vocab(list(itos)[2:]).encode
 
 
 def save_model(path, model: TextEmotionModel, itos: list[str], classes: Sequence[str], extra: dict | None = None) -> None:

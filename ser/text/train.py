@@ -5,7 +5,9 @@ epoch the validation macro-F1 is measured; when it does not rise the learning ra
 training stops after `patience` (10) epochs without a gain and the best-validation weights are kept and
 scored on the test split. Optional class weights (min count / count)^0.5 from the training labels.
 The vocabulary comes from the training split only; word vectors from a word2vec/GloVe file (L2-normalised,
-OOV random) or random without a file.
+OOV random) or random without a file. The minilm reader has neither: every utterance text of the three splits
+is encoded once by frozen MiniLM (unlabelled text only, like a pre-trained word-vector lookup), cached in
+EXP/sentence_vectors.npz for the other seeds and reruns.
 
 Layout of an experiment directory::
 
@@ -13,6 +15,7 @@ Layout of an experiment directory::
                  checkpoint.pt   (while training: written atomically after every epoch; a killed run resumes
                                   from it exactly, with the optimiser, learning rate, RNG states and best weights)
     EXP/results.json  EXP/RESULTS.md      (per-class Acc/F1, weighted Acc/F1, mF1: mean +- std over seeds)
+    EXP/sentence_vectors.npz              (reader minilm: MiniLM vector per sha1(model + text), shared by the seeds)
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -36,6 +39,11 @@ from ser.metrics import Metrics, compute_metrics, summarise_folds
 from ser.text.data import Dialogue, Vocab, count
 from ser.text.embeddings import embedding_matrix
 from ser.text.model import Batch, TextEmotionModel, TextModelConfig, save_model
+
+if TYPE_CHECKING:
+    from ser.text.sentence_encoder import SentenceEncoder
+
+SENTENCE_CACHE = "sentence_vectors.npz"
 
 
 @dataclass
@@ -79,8 +87,11 @@ def class_weights(labels: Sequence[int], num_classes: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def encode_split(dialogues: Sequence[Dialogue], vocab: Vocab, classes: Sequence[str]) -> tuple[list, list]:
-    """(token-id lists per dialogue, label index per turn in dialogue order); unknown labels are an error."""
+def encode_split(
+    dialogues: Sequence[Dialogue], vocab: Vocab | SentenceEncoder, classes: Sequence[str]
+) -> tuple[list, list]:
+    """(token-id lists per dialogue, or sentence vectors for minilm; label index per turn in dialogue order);
+    unknown labels are an error."""
     index = {c: i for i, c in enumerate(classes)}
     encoded, labels = [], []
     for d in dialogues:
@@ -116,8 +127,10 @@ def train_seed(
     out_dir: str | Path,
     seed: int = 0,
     log: Callable[[str], None] | None = None,
+    sentence_cache: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Train one seed, keep the best-validation weights, score the test split; write out_dir/* and return metrics."""
+    """Train one seed, keep the best-validation weights, score the test split; write out_dir/* and return metrics.
+    `sentence_cache`: the minilm reader's vector cache file (None: encode in memory)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     log_lines: list[str] = []
@@ -137,18 +150,31 @@ def train_seed(
         train = train[: tc.max_train_dialogues]
     if tc.max_eval_dialogues > 0:
         dev, test = dev[: tc.max_eval_dialogues], test[: tc.max_eval_dialogues]
-    vocab = Vocab.build(train, tc.min_count)
-    matrix, found = embedding_matrix(vocab.itos, tc.embeddings, dim=model_config.embed_dim, seed=seed)
-    mc = TextModelConfig.from_dict({**asdict(model_config), "embed_dim": int(matrix.shape[1])})
-    model = TextEmotionModel(mc, len(vocab), len(classes))
-    with torch.no_grad():
-        model.embedding.weight.copy_(torch.from_numpy(matrix))
-    say(f"model {mc.tag}: {sum(p.numel() for p in model.parameters())} parameters; vocabulary {len(vocab)} "
-        f"from {count(train)[0]} training dialogues ({found} words from {tc.embeddings or 'no embedding file'})")  # fmt: skip
+    device = resolve_device(tc.device)
+    if model_config.reader == "minilm":
+        mc = TextModelConfig.from_dict(asdict(model_config))  # checked: embed_dim is the sentence vector's 384
+        vocab = _sentence_vectors(train + dev + test, device, sentence_cache, say)
+        _set_seed(seed)  # loading MiniLM may draw random numbers: the weights must not depend on the cache
+        itos: list[str] = []
+        model = TextEmotionModel(mc, 0, len(classes))
+        if tc.embeddings:
+            say(f"reader minilm reads frozen sentence vectors: the embedding file {tc.embeddings} is not used")
+        say(f"model {mc.tag}: {sum(p.numel() for p in model.parameters())} trainable parameters on frozen "
+            f"all-MiniLM-L6-v2 vectors; {count(train)[0]} training dialogues")  # fmt: skip
+    else:
+        vocab = Vocab.build(train, tc.min_count)
+        itos = vocab.itos
+        matrix, found = embedding_matrix(vocab.itos, tc.embeddings, dim=model_config.embed_dim, seed=seed)
+        mc = TextModelConfig.from_dict({**asdict(model_config), "embed_dim": int(matrix.shape[1])})
+        model = TextEmotionModel(mc, len(vocab), len(classes))
+        with torch.no_grad():
+            model.embedding.weight.copy_(torch.from_numpy(matrix))
+        source = tc.embeddings or "no embedding file"
+        say(f"model {mc.tag}: {sum(p.numel() for p in model.parameters())} parameters; vocabulary {len(vocab)} "
+            f"from {count(train)[0]} training dialogues ({found} words from {source})")  # fmt: skip
     tr_x, tr_y = encode_split(train, vocab, classes)
     dv_x, dv_y = encode_split(dev, vocab, classes)
     te_x, te_y = encode_split(test, vocab, classes)
-    device = resolve_device(tc.device)
     model.to(device)
     weight = class_weights(tr_y, len(classes)).to(device) if tc.class_weights else None
     loss_fn = nn.CrossEntropyLoss(weight=weight)
@@ -221,7 +247,7 @@ def train_seed(
     probs = predict(model, te_x)
     model.to("cpu")
     test_m = _metrics(te_y, probs, classes)
-    save_model(out_dir / "model.pt", model, vocab.itos, classes, extra={"seed": seed, "best_epoch": best_epoch})
+    save_model(out_dir / "model.pt", model, itos, classes, extra={"seed": seed, "best_epoch": best_epoch})
     rows = ["dialogue\tturn\tspeaker\treference\tprediction\t" + "\t".join(classes)]
     k = 0
     for d in test:
@@ -252,6 +278,18 @@ def train_seed(
     return result
 
 
+def _sentence_vectors(dialogues: Sequence[Dialogue], device: str, cache, say) -> "SentenceEncoder":
+    """MiniLM vectors of every turn's text (encoded once, batched; the cache file keeps them for later seeds)."""
+    from ser.text.sentence_encoder import SentenceEncoder
+
+    encoder = SentenceEncoder(cache, device=device)
+    texts = [t.text for d in dialogues for t in d.turns]
+    new, seconds = encoder.add(texts)
+    where = f" (cache {cache})" if cache else ""
+    say(f"sentence vectors: {len(set(texts))} distinct texts, {new} encoded now in {seconds:.1f}s{where}")
+    return encoder
+
+
 def metrics_from_dict(d: dict[str, Any]) -> Metrics:
     return Metrics(tuple(d["classes"]), np.asarray(d["confusion"], dtype=np.int64))
 
@@ -266,7 +304,8 @@ def run_seeds(
         if (seed_dir / ".done").exists():
             (log or print)(f"seed {seed}: done already, kept")
             continue
-        train_seed(splits, classes, model_config, train_config, seed_dir, seed=seed, log=log)
+        cache = exp_dir / SENTENCE_CACHE if model_config.reader == "minilm" else None
+        train_seed(splits, classes, model_config, train_config, seed_dir, seed=seed, log=log, sentence_cache=cache)
     return write_report(exp_dir, seeds=seeds, command=command)
 
 
