@@ -128,7 +128,7 @@ def test_vad_timeline(model, emodb_dir, tmp_path, capsys):
     assert vad_segments(tmp_path / "long.wav", VADConfig(block_seconds=0.37)) == vad_segments(tmp_path / "long.wav")
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(32000, dtype=np.float32), 16000)
-    rc, rows, _ = score(capsys, ["--model", str(model), "--segment", "vad", "--plot", str(tmp_path / "t.png"),
+    rc, rows, _ = score(capsys, ["--model", str(model), "--segment", "vad", "--vad", "energy", "--plot", str(tmp_path / "t.png"),
                                  str(tmp_path / "long.wav"), str(silent)])
     assert rc == 1, "the silent recording is a failed row"
     timeline = [r for r in rows if r["error"] is None]
@@ -141,7 +141,7 @@ def test_vad_timeline(model, emodb_dir, tmp_path, capsys):
     assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
     # the table form carries start and end columns
     capsys.readouterr()
-    main(["score", "--model", str(model), "--segment", "vad", "--max-segment", "1.0", "--quiet", str(tmp_path / "long.wav")])
+    main(["score", "--model", str(model), "--segment", "vad", "--vad", "energy", "--max-segment", "1.0", "--quiet", str(tmp_path / "long.wav")])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:4] == ["clip", "start", "end", "label"]
     starts = [float(line.split()[1]) for line in lines[1:]]
@@ -161,3 +161,11 @@ def test_silero_vad_when_installed(emodb_dir, tmp_path):
     assert len(segments) == len(spans)
     for (s, e), (start, end) in zip(segments, spans):
         assert start - 0.5 <= s < e <= end + 0.5
+
+
+def test_vad_auto_uses_silero_when_installed(model, emodb_dir, tmp_path, capsys):
+    pytest.importorskip("silero_vad")
+    spans = make_recording(emodb_dir, tmp_path / "long.wav", pause=1.0)
+    rc, rows, err = score(capsys, ["--model", str(model), "--segment", "vad", str(tmp_path / "long.wav")])
+    assert rc == 0 and "segments: silero VAD" in err
+    assert len(rows) == len(spans)

@@ -21,8 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--utt2spk", help="file of 'clip speaker' lines (clip = id, path, file name or stem)")
     parser.add_argument("--segment", choices=["none", "vad"], default="none",
                         help="vad: cut each file into speech segments (see --vad) and print a timeline of their labels")
-    parser.add_argument("--vad", choices=["energy", "silero"], default="energy",
-                        help="detector for --segment vad: energy (built in) or silero (needs the silero-vad package)")
+    parser.add_argument("--vad", choices=["auto", "silero", "energy"], default="auto",
+                        help="detector for --segment vad: silero (silero-vad's packaged model; `pip install "
+                             "'ser[vad]'`), energy (built in, for clean recordings), auto: silero when installed")
     parser.add_argument("--max-segment", type=float, default=10.0, help="with --segment vad: split longer speech (s)")
     parser.add_argument("--plot", help="with --segment vad: draw the emotion timeline to this PNG")
     parser.add_argument("--json", action="store_true", help="JSON lines on stdout instead of the table")
@@ -53,7 +54,15 @@ def run(args: argparse.Namespace) -> int:
     if args.segment == "vad":
         from ser.segment import VADConfig
 
-        clips = segment_clips(clips, VADConfig(max_segment=args.max_segment), args.vad)
+        method = args.vad
+        if method == "auto":
+            import importlib.util
+
+            method = "silero" if importlib.util.find_spec("silero_vad") is not None else "energy"
+        if not args.quiet:
+            print(f"segments: {method} VAD" + (" (silero-vad is not installed: pip install 'ser[vad]')"
+                                               if args.vad == "auto" and method == "energy" else ""), file=sys.stderr)
+        clips = segment_clips(clips, VADConfig(max_segment=args.max_segment), method)
     scorer = Scorer(bundle, threads=args.threads)
     result = scorer.score(clips, nj=args.nj, threads=args.threads)
     if args.json:
