@@ -86,6 +86,28 @@ def test_refit_trains_again_on_train_and_valid_for_the_selected_epochs(emodb_fea
     assert len(scores) == 12 and all(u.startswith("03") for u in scores)
 
 
+def test_fuse_averages_posteriors_of_seeds(emodb_feats):
+    """`ser fuse`: the fused fold's posteriors are the members' mean; mismatched members are refused."""
+    root = emodb_feats
+    members = []
+    for seed in (0, 1):
+        exp = root / f"fuse_s{seed}"
+        assert main(["evaluate", "--quiet", "--folds", "03", str(root / "feats"), str(root / "folds"), str(exp), *TINY_GAGRU,
+                     "train.max_epochs=1", f"train.seed={seed}"]) == 0
+        members.append(exp)
+    fused = root / "fused"
+    assert main(["fuse", str(fused), *map(str, members)]) == 0
+    a, b, f = (read_scores(d / "fold_03" / "scores.tsv") for d in (*members, fused))
+    assert set(f) == set(a) and any(not np.allclose(a[u], b[u]) for u in a), "the seeds differ"
+    for utt in f:
+        np.testing.assert_allclose(f[utt], (a[utt] + b[utt]) / 2, atol=2e-6)
+    assert main(["report", str(fused)]) == 0 and "fusion" in (fused / "RESULTS.md").read_text()
+    other = root / "fuse_other"
+    assert main(["evaluate", "--quiet", "--folds", "08", str(root / "feats"), str(root / "folds"), str(other), *TINY_GAGRU,
+                 "train.max_epochs=1"]) == 0
+    assert main(["fuse", str(root / "bad"), str(members[0]), str(other)]) == 2
+
+
 def test_same_seed_same_scores(emodb_feats):
     root = emodb_feats
     runs = []

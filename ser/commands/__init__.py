@@ -13,6 +13,7 @@ COMMAND_MODULES: list[str] = [
     "train",
     "evaluate",
     "report",
+    "fuse",
     "export",
     "score",
     "prepare_text",

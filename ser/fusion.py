@@ -1,0 +1,62 @@
+"""Late fusion of experiments: average the per-fold posteriors of several `ser evaluate` runs.
+
+Why: with one validation speaker per fold, which epoch (and which model) wins is noisy; averaging the
+posteriors of runs that differ only in their seed, or of different systems, cancels part of that noise.
+Every member must score the same test utterances of the same folds with the same classes; the fused
+experiment dir is laid out like any other (`fold_<name>/scores.tsv`, protocol.yaml), so `ser report` reads it.
+No test label is used: the weights are equal.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import yaml
+
+from ser.errors import SerError
+from ser.fileio import atomic_write, write_text_atomic
+from ser.report import PROTOCOL_FILE, find_fold_scores, read_scores
+from ser.train import write_scores
+
+
+def fuse_experiments(members: Sequence[str | Path], out_dir: str | Path) -> list[str]:
+    """Write the mean posteriors of `members` fold by fold into `out_dir`; returns the fold names."""
+    if len(members) < 2:
+        raise SerError("fusion needs at least two experiment dirs")
+    members = [Path(m) for m in members]
+    folds = [find_fold_scores(m) for m in members]
+    for member, found in zip(members, folds):
+        if not found:
+            raise SerError(f"{member}: no fold_*/scores.tsv (run `ser evaluate` first)")
+    names = sorted(folds[0])
+    for member, found in zip(members[1:], folds[1:]):
+        if sorted(found) != names:
+            raise SerError(f"{member}: folds {sorted(found)} differ from {members[0]}'s {names}")
+    out_dir = Path(out_dir)
+    for name in names:
+        classes, utts, truth, _, post = read_scores(folds[0][name])
+        order = {u: i for i, u in enumerate(utts)}
+        total = post.copy()
+        for member, found in zip(members[1:], folds[1:]):
+            m_classes, m_utts, m_truth, _, m_post = read_scores(found[name])
+            if m_classes != classes:
+                raise SerError(f"{found[name]}: classes {m_classes} differ from {classes}")
+            if sorted(m_utts) != sorted(utts):
+                raise SerError(f"{found[name]}: fold {name} scores other utterances than {folds[0][name]}")
+            index = [order[u] for u in m_utts]
+            if [truth[i] for i in index] != m_truth:
+                raise SerError(f"{found[name]}: reference labels differ from {folds[0][name]}")
+            total[index] += m_post
+        fold_dir = out_dir / f"fold_{name}"
+        write_scores(fold_dir / "scores.tsv", utts, truth, total / len(members), classes)
+        write_text_atomic(fold_dir / ".done", "")
+    protocol = {}
+    if (members[0] / PROTOCOL_FILE).is_file():
+        protocol = yaml.safe_load((members[0] / PROTOCOL_FILE).read_text(encoding="utf-8")) or {}
+    protocol["fusion"] = f"mean of the posteriors of {len(members)} experiments: " + ", ".join(str(m) for m in members)
+    protocol.pop("commands", None)
+    with atomic_write(out_dir / PROTOCOL_FILE) as out:
+        yaml.safe_dump(protocol, out, sort_keys=False)
+    return names
