@@ -49,3 +49,18 @@ def test_iemocap_text_recipe(iemocap_text_dir, tmp_path):
                       "--stop-stage", "1", "--extra", SMOKE)  # fmt: skip
     assert "train.json: 108 dialogues, 5163 turns" in proc.stdout
     assert "--memory unif --summary biagru --window 40" in (recipe / "exp" / "unif_biagru" / "RESULTS.md").read_text()
+
+
+def test_iemocap_text_recipe_from_the_release(emodb_dir, tmp_path):
+    """--source iemocap-text: transcripts + EmoEvaluation of a miniature release, kept apart from the JSON copy."""
+    from corpus_builders import build_mini_iemocap
+
+    release = build_mini_iemocap(tmp_path / "corpus", sorted(emodb_dir.glob("*.wav"))[:2], sessions=5,
+                                 dialogs_per_session=2, turns_per_speaker=8)  # fmt: skip
+    recipe = recipe_copy(tmp_path, "iemocap_text")
+    proc = run_recipe(recipe, "--source", "iemocap-text", "--iemocap-dir", str(release), "--configs", "bif_agru",
+                      "--seeds", "0", "--extra", SMOKE)  # fmt: skip
+    assert "test.json: 2 dialogues, 28 turns" in proc.stdout
+    assert (recipe / "data" / "iemocap6_release" / "train.json").is_file() and not (recipe / "data" / "iemocap6").exists()
+    table = (recipe / "exp_release" / "RESULTS.md").read_text()
+    assert "| bif-agru-bigru |" in table

@@ -4,6 +4,7 @@
 #   bash run.sh --configs "gagru blstm_attention"                 # some configs (one table in exp/loso/RESULTS.md)
 #   bash run.sh --protocol loso-session                           # leave-one-session-out instead
 #   bash run.sh --stage 4 --stop-stage 6                          # rerun training (finished folds are skipped) + report
+#   bash run.sh --text true                                       # also the AGHMN text experiments on the transcripts
 #   bash run.sh --configs gagru --tag lr5e-4 --overrides "train.lr=5e-4"   # a variant in its own exp dir
 # Stages: 0 prepare, 1 extract, 2 folds, 3 per-speaker CMVN stats, 4 train and score every fold (ser evaluate),
 #         5 check that every fold of the plan has scores, 6 report, 7 export each config's final model (exp dir/model.ser;
@@ -24,6 +25,7 @@ exp=exp
 tag=""
 overrides=""
 device=auto
+text=false   # true: also run the AGHMN text experiments on the release transcripts (../iemocap_text, 6 classes)
 . "$here/db.sh"
 . "$here/../tools/parse_options.sh" "$@"
 [ -n "$iemocap_dir" ] && IEMOCAP="$iemocap_dir"
@@ -52,3 +54,8 @@ if [ ${stage} -le 0 ] && [ ${stop_stage} -ge 0 ]; then
 fi
 
 run_common_stages data/iemocap
+
+if [ "$text" = true ]; then
+  log "Text: AGHMN on the release transcripts (sessions 1-4 train/dev, session 5 test) via ../iemocap_text/run.sh"
+  bash ../iemocap_text/run.sh --source iemocap-text --iemocap-dir "$IEMOCAP"
+fi

@@ -22,11 +22,16 @@ source=conv-json   # conv-json: AGHMN-format JSON files (the shared copy); iemoc
 iemocap_dir=""      # the release (with --source iemocap-text)
 iemocap_json_dir="" # the AGHMN-format JSON files (with --source conv-json)
 split_seed=0
-exp=exp
+exp=""         # default: exp (JSON copy) or exp_release (from the release), so the two never mix
 . ./db.sh
 . ../tools/parse_options.sh "$@"
 [ -n "$iemocap_dir" ] && IEMOCAP="$iemocap_dir"
 [ -n "$iemocap_json_dir" ] && IEMOCAP_JSON="$iemocap_json_dir"
+case "$source" in
+  conv-json) data=data/iemocap6; exp=${exp:-exp} ;;
+  iemocap-text) data=data/iemocap6_release; exp=${exp:-exp_release} ;;
+  *) echo "unknown --source '$source': conv-json (AGHMN-format JSON) or iemocap-text (the release)" >&2; exit 1 ;;
+esac
 command -v ser >/dev/null || { echo "the 'ser' command is not on PATH: run 'make install' and use .venv/bin" >&2; exit 1; }
 
 flags_of() {  # config name -> model flags
@@ -39,6 +44,7 @@ flags_of() {  # config name -> model flags
     bif_soft) echo "--memory bif --summary soft" ;;
     bif_agru_cnn) echo "--memory bif --summary agru --reader cnn" ;;
     bif_agru_bilstm) echo "--memory bif --summary agru --reader bilstm" ;;
+    bif_agru_minilm) echo "--memory bif --summary agru --reader minilm" ;;
     sclstm) echo "--model sclstm --reader cnn" ;;
     *) echo "unknown config '$1'" >&2; return 1 ;;
   esac
@@ -47,11 +53,11 @@ for c in $configs; do flags_of "$c" >/dev/null; done
 
 if [ ${stage} -le 0 ] && [ ${stop_stage} -ge 0 ]; then
   if [ "$source" = iemocap-text ]; then
-    log "Stage 0: IEMOCAP release $IEMOCAP -> data/iemocap6 (sessions 1-4 train/dev 80:20 by dialogue, seed $split_seed; session 5 test)"
-    [ -f data/iemocap6/.done ] || { ser prepare-text iemocap-text "$IEMOCAP" data/iemocap6 --seed "$split_seed" && touch data/iemocap6/.done; }
+    log "Stage 0: IEMOCAP release $IEMOCAP -> $data (sessions 1-4 train/dev 80:20 by dialogue, seed $split_seed; session 5 test)"
+    [ -f "$data/.done" ] || { ser prepare-text iemocap-text "$IEMOCAP" "$data" --seed "$split_seed" && touch "$data/.done"; }
   else
-    log "Stage 0: conversation JSON from $IEMOCAP_JSON -> data/iemocap6"
-    [ -f data/iemocap6/.done ] || { ser prepare-text conv-json "$IEMOCAP_JSON" data/iemocap6 && touch data/iemocap6/.done; }
+    log "Stage 0: conversation JSON from $IEMOCAP_JSON -> $data"
+    [ -f "$data/.done" ] || { ser prepare-text conv-json "$IEMOCAP_JSON" "$data" && touch "$data/.done"; }
   fi
 fi
 
@@ -60,7 +66,7 @@ if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
   for c in $configs; do
     log "Stage 1: train $c, seeds $seeds (finished seeds are kept)"
     # shellcheck disable=SC2046,SC2086
-    ser text-train data/iemocap6 "$exp/$c" $(flags_of "$c") --window "$window" --seeds "$seeds" --device "$device" $emb $extra
+    ser text-train "$data" "$exp/$c" $(flags_of "$c") --window "$window" --seeds "$seeds" --device "$device" $emb $extra
   done
 fi
 
