@@ -34,21 +34,7 @@ case "$source" in
 esac
 command -v ser >/dev/null || { echo "the 'ser' command is not on PATH: run 'make install' and use .venv/bin" >&2; exit 1; }
 
-flags_of() {  # config name -> model flags
-  case "$1" in
-    unif_agru) echo "--memory unif --summary agru" ;;
-    unif_biagru) echo "--memory unif --summary biagru" ;;
-    bif_agru) echo "--memory bif --summary agru" ;;
-    bif_biagru) echo "--memory bif --summary biagru" ;;
-    unif_soft) echo "--memory unif --summary soft" ;;
-    bif_soft) echo "--memory bif --summary soft" ;;
-    bif_agru_cnn) echo "--memory bif --summary agru --reader cnn" ;;
-    bif_agru_bilstm) echo "--memory bif --summary agru --reader bilstm" ;;
-    bif_agru_minilm) echo "--memory bif --summary agru --reader minilm" ;;
-    sclstm) echo "--model sclstm --reader cnn" ;;
-    *) echo "unknown config '$1'" >&2; return 1 ;;
-  esac
-}
+. ../tools/text_configs.sh
 for c in $configs; do flags_of "$c" >/dev/null; done
 
 if [ ${stage} -le 0 ] && [ ${stop_stage} -ge 0 ]; then
