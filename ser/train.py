@@ -231,10 +231,14 @@ def train_fold(
     state = {"epoch": 0, "best_uar": -1.0, "best_epoch": 0, "bad_epochs": 0, "history": [], "best_state": None}
     ckpt_path = out_dir / CHECKPOINT
     if ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        state = ckpt["state"]
+        try:
+            ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
+            model.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            state = ckpt["state"]
+        except Exception as err:  # noqa: BLE001 - any unreadable or foreign checkpoint gets the same advice
+            raise SerError(f"{ckpt_path}: cannot resume from this checkpoint ({type(err).__name__}: {err}); "
+                           "delete it to train this fold from the start") from err
         log(f"resuming from {ckpt_path} after epoch {state['epoch']}")
 
     started = time.perf_counter()

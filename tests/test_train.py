@@ -67,6 +67,40 @@ def test_evaluate_every_fold_and_report(emodb_feats):
     assert "per-speaker z-normalisation" in text and "gagru" in text
 
 
+def test_parallel_folds_give_the_sequential_scores(emodb_feats):
+    """--nj 2 trains folds in two processes: same scores as one by one, finished folds skipped."""
+    root = emodb_feats
+    runs = {}
+    for name, nj in (("seq", "1"), ("par", "2")):
+        exp = root / f"exp_nj{nj}"
+        assert main(["evaluate", "--quiet", "--nj", nj, "--folds", "03,08,09", str(root / "feats"), str(root / "folds"),
+                     str(exp), *TINY_GAGRU, "train.max_epochs=2"]) == 0
+        runs[name] = {spk: read_scores(exp / f"fold_{spk}" / "scores.tsv") for spk in ("03", "08", "09")}
+    for spk, scores in runs["seq"].items():
+        assert scores.keys() == runs["par"][spk].keys()
+        for utt in scores:
+            np.testing.assert_allclose(scores[utt], runs["par"][spk][utt], atol=1e-5)
+    # a rerun with one fold left trains only that one
+    stamp = (root / "exp_nj2" / "fold_03" / "scores.tsv").stat().st_mtime_ns
+    assert main(["evaluate", "--quiet", "--nj", "2", str(root / "feats"), str(root / "folds"), str(root / "exp_nj2"),
+                 *TINY_GAGRU, "train.max_epochs=2"]) == 0
+    assert (root / "exp_nj2" / "fold_03" / "scores.tsv").stat().st_mtime_ns == stamp
+    assert (root / "exp_nj2" / "fold_10" / ".done").exists()
+
+
+def test_parallel_folds_report_a_failing_fold_and_keep_the_others(emodb_feats, capfd):
+    root = emodb_feats
+    exp = root / "exp_nj_fail"
+    bad_fold = exp / "fold_08"
+    bad_fold.mkdir(parents=True)
+    (bad_fold / "checkpoint.pt").write_bytes(b"not a checkpoint")  # a corrupt checkpoint: resume must refuse it
+    code = main(["evaluate", "--quiet", "--nj", "2", "--folds", "03,08", str(root / "feats"), str(root / "folds"),
+                 str(exp), *TINY_GAGRU, "train.max_epochs=1"])
+    assert code != 0
+    assert "fold 08" in capfd.readouterr().err
+    assert (exp / "fold_03" / ".done").exists() and not (bad_fold / ".done").exists()
+
+
 def test_refit_trains_again_on_train_and_valid_for_the_selected_epochs(emodb_feats):
     """train.refit: the early-stopping run in select/ picks the epoch; the tested model saw train + valid."""
     import torch

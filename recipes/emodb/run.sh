@@ -16,7 +16,7 @@ log() { echo "$(date '+%H:%M:%S') [emodb] $*" >&2; }
 
 stage=0
 stop_stage=6
-nj=2
+nj=2         # parallel jobs: extraction workers (stage 1) and folds trained at once (stage 4)
 configs="svm dnn blstm_mean blstm_attention gagru bigru_att alstm alstm_lstm alstm_mean"
 features=""
 protocol=loso

@@ -48,7 +48,7 @@ run_common_stages() {
       f=$(feature_of "$c"); d=$(exp_of "$c")
       log "Stage 4: train and score every fold of $d (finished folds are skipped, a killed one resumes)"
       # shellcheck disable=SC2086  # overrides is a list of key=value words
-      ser evaluate --quiet --device "$device" --config "conf/$c.yaml" "feats/$f" "$folds" "$d" \
+      ser evaluate --quiet --nj "$nj" --device "$device" --config "conf/$c.yaml" "feats/$f" "$folds" "$d" \
         ${features:+features=$features} $overrides
     done
   fi

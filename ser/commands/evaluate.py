@@ -9,6 +9,7 @@ HELP = "Run every fold of a fold plan for a model config; writes exp/<tag>/fold_
 EXAMPLES = [
     "ser evaluate --config recipes/emodb/conf/gagru.yaml feats/emodb_emobase78 folds/emodb exp/gagru_emobase78",
     "ser evaluate --config recipes/emodb/conf/blstm_attention.yaml feats/emodb_mfcc28 folds/emodb exp/blstm train.lr=5e-4 train.max_epochs=30",
+    "ser evaluate --nj 2 --config recipes/emodb/conf/gagru.yaml feats/emodb_emobase78 folds/emodb exp/gagru_emobase78",
     "ser evaluate --config recipes/emodb/conf/gagru.yaml --print-config",
 ]
 
@@ -27,6 +28,8 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common(parser)
     parser.add_argument("--folds", help="comma-separated fold names to run (default: all)")
+    parser.add_argument("--nj", type=int, default=1,
+                        help="folds trained at once, in separate processes, each with cores/nj torch threads (default 1)")
 
 
 def load(args: argparse.Namespace):
@@ -61,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     only = [f.strip() for f in args.folds.split(",")] if args.folds else None
     command = "ser " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv and sys.argv[0].endswith("ser") else ""
-    exp = evaluate(cfg, args.feat_dir, args.folds_dir, args.exp_dir, only_folds=only, commands=[command] if command else [], quiet=args.quiet)
+    exp = evaluate(cfg, args.feat_dir, args.folds_dir, args.exp_dir, only_folds=only, commands=[command] if command else [], quiet=args.quiet,
+                   nj=args.nj)
     print(f"{exp}: folds done; next: ser report {exp}", file=sys.stderr)
     return 0
