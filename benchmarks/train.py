@@ -3,7 +3,7 @@ float32 matmul throughput measured in the same run (a roofline fraction), with t
 time spent outside torch operators (Python overhead) from torch.profiler.
 
     .venv/bin/python benchmarks/train.py --feat-dir recipes/emodb/feats/emobase78_avg5 [--steps 6]
-    .venv/bin/python benchmarks/train.py --feat-dir ... --loso gagru --folds-dir recipes/emodb/folds/loso
+    .venv/bin/python benchmarks/train.py --feat-dir ... --loso gagru --folds-dir recipes/emodb/folds/loso [--nj 2]
 
 Needs a feature dir from `ser extract` (the EmoDB recipe's stage 1 makes one). `--loso NAME` also times
 one full leave-one-speaker-out run of that encoder's recipe config.
@@ -81,6 +81,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--loso", metavar="CONFIG", help="also time a full LOSO run of recipes/emodb/conf/CONFIG.yaml")
     parser.add_argument("--folds-dir", default=str(REPO / "recipes" / "emodb" / "folds" / "loso"))
+    parser.add_argument("--nj", type=int, default=2, help="folds trained at once in the LOSO run (as the recipes do)")
     args = parser.parse_args()
 
     table = FeatureTable(args.feat_dir, "speaker")
@@ -105,8 +106,8 @@ def main() -> int:
         cfg = load_config(REPO / "recipes" / "emodb" / "conf" / f"{args.loso}.yaml")
         with tempfile.TemporaryDirectory() as exp:
             start = time.perf_counter()
-            evaluate(cfg, args.feat_dir, args.folds_dir, Path(exp) / args.loso, quiet=True)
-            print(f"full 10-fold LOSO of {args.loso}: {(time.perf_counter() - start) / 60:.1f} min")
+            evaluate(cfg, args.feat_dir, args.folds_dir, Path(exp) / args.loso, quiet=True, nj=args.nj)
+            print(f"full 10-fold LOSO of {args.loso} (--nj {args.nj}): {(time.perf_counter() - start) / 60:.1f} min")
     return 0
 
 
