@@ -117,7 +117,8 @@ def test_iemocap_recipe_end_to_end(short_wavs, tmp_path):
     assert {p: p.stat().st_mtime_ns for p in before} == before
 
     # Kill the run inside stage 4 (while the second fold trains), rerun: the folds complete, same scores.
-    tagged = ("--stage", "4", "--stop-stage", "5", "--configs", "gagru_tiny", "--tag", "resume")
+    # --nj 1: folds one after another, so "the second fold trains" means the first one is done
+    tagged = ("--stage", "4", "--stop-stage", "5", "--configs", "gagru_tiny", "--tag", "resume", "--nj", "1")
     resumed = exp / "gagru_tiny_emobase78_avg5_resume"
     second = resumed / "fold_Ses01M" / "train.log"
     job = subprocess.Popen(["bash", str(recipe / "run.sh"), *tagged], env=recipe_env(), start_new_session=True,
