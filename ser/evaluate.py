@@ -155,14 +155,13 @@ def evaluate(
         yaml.safe_dump(protocol, out, sort_keys=False)
 
     names = plan.names if only_folds is None else list(only_folds)
-    todo = [n for n in names if not (exp_dir / f"fold_{n}" / DONE).is_file()]
-    for n in todo:
-        plan.fold(n)  # an unknown fold name fails here, before any training
+    # unfinished folds; an unknown fold name fails here, before any training
+    todo = {n: plan.fold(n) for n in names if not (exp_dir / f"fold_{n}" / DONE).is_file()}
     if nj <= 1 or len(todo) <= 1:
-        for name in todo:
-            run_fold(cfg, table, plan.fold(name), name, classes, exp_dir, quiet)
+        for name, fold in todo.items():
+            run_fold(cfg, table, fold, name, classes, exp_dir, quiet)
     else:
-        run_folds_parallel(cfg, feat_dir, folds_dir, exp_dir, todo, classes, quiet, nj)
+        run_folds_parallel(cfg, feat_dir, folds_dir, exp_dir, list(todo), classes, quiet, nj)
     return exp_dir
 
 
@@ -214,6 +213,7 @@ def run_folds_parallel(cfg: ExperimentConfig, feat_dir: Path, folds_dir: Path, e
 
     threads = cfg.train.threads or max(1, (os.cpu_count() or 1) // nj)
     failures: list[tuple[str, BaseException]] = []
+    # spawn, not fork: a forked child of a process whose torch/OpenMP threads already ran can deadlock
     with ProcessPoolExecutor(max_workers=min(nj, len(names)), mp_context=mp.get_context("spawn")) as pool:
         futures = {pool.submit(_fold_worker, cfg.to_dict(), str(feat_dir), str(folds_dir), str(exp_dir), name,
                                classes, quiet, threads): name for name in names}
