@@ -1,13 +1,16 @@
-"""Load any soundfile-readable file as mono float32 at a target rate.
+"""The one way `ser` opens audio: mono float32 at a target rate, whole files, regions or streamed blocks.
 
-Why one function: every front end, scorer and benchmark must see the same samples for the same
-file, whatever its container (WAV/FLAC/AIFF/OGG, even behind a misleading `.wav` name, since
-libsndfile sniffs the header), bit depth, channel count or sample rate.
+Why one path: every front end, scorer, VAD and benchmark must see the same samples for the same file and
+apply the same checks, whatever its container (WAV/FLAC/AIFF/OGG, even behind a misleading `.wav` name,
+since libsndfile sniffs the header), bit depth, channel count or sample rate. `open_audio` reads the header
+once and refuses missing, undecodable and truncated files (a half-copied WAV would otherwise pass as a
+shorter clip with the whole clip's label); `read` and `blocks` refuse empty, non-finite and silent audio.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
@@ -31,9 +34,8 @@ def resample(samples: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarra
 def wav_truncation(path: Path) -> str | None:
     """Describe a RIFF/WAVE file whose data chunk is shorter than its header declares, else None.
 
-    libsndfile silently reads what is there, so a half-copied file would otherwise pass as a
-    shorter clip with the whole clip's label. Streamed files with a placeholder size (0 or
-    0xFFFFFFFF) are not flagged.
+    libsndfile silently reads what is there. Streamed files with a placeholder size (0 or 0xFFFFFFFF)
+    are not flagged.
     """
     with open(path, "rb") as handle:
         head = handle.read(12)
@@ -53,33 +55,81 @@ def wav_truncation(path: Path) -> str | None:
             handle.seek(declared + (declared & 1), 1)
 
 
-def load_audio(path: str | Path, target_rate: int = TARGET_RATE, allow_silence: bool = False) -> np.ndarray:
-    """Return the file's samples as a 1-D float32 array in [-1, 1] at `target_rate` Hz.
+def _mono(data: np.ndarray) -> np.ndarray:
+    return data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
 
-    Raises InputFileError naming the file for unreadable, truncated, empty or non-finite audio,
-    and for digital silence (all samples zero) unless `allow_silence`: features of pure silence
-    are degenerate (log energies of -inf) and would silently poison normalisation statistics.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(path, "file does not exist")
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:  # libsndfile reports format problems as RuntimeError/LibsndfileError
-        raise InputFileError(path, f"cannot decode audio ({exc})") from None
-    truncation = wav_truncation(path)
-    if truncation:
-        raise InputFileError(path, truncation)
-    if data.shape[0] == 0:
-        raise InputFileError(path, "zero-length audio (no samples)")
-    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-    if not np.isfinite(mono).all():
-        bad = int((~np.isfinite(mono)).sum())
-        raise InputFileError(path, f"{bad} of {mono.size} samples are NaN or Inf")
-    if not allow_silence and not np.any(mono):
-        raise InputFileError(path, "all samples are zero (digital silence)")
-    mono = resample(np.ascontiguousarray(mono, dtype=np.float32), int(rate), target_rate)
-    return mono
+
+class AudioFile:
+    """An audio file whose header was read and checked; samples are read on demand."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise InputFileError(self.path, "file does not exist")
+        try:
+            info = sf.info(str(self.path))
+        except Exception as exc:  # libsndfile reports format problems as RuntimeError/LibsndfileError
+            raise InputFileError(self.path, f"cannot decode audio ({exc})") from None
+        truncation = wav_truncation(self.path)
+        if truncation:
+            raise InputFileError(self.path, truncation)
+        self.rate = int(info.samplerate)
+        self.frames = int(info.frames)
+
+    @property
+    def duration(self) -> float:
+        return self.frames / float(self.rate)
+
+    def read(self, start: float | None = None, end: float | None = None, target_rate: int = TARGET_RATE,
+             allow_silence: bool = False) -> np.ndarray:
+        """Samples of [start, end) seconds (the whole file by default) as 1-D float32 in [-1, 1] at `target_rate`.
+
+        Only the region is read. Digital silence (all samples zero) is refused unless `allow_silence`: its
+        features are degenerate (log energies of -inf) and would silently poison normalisation statistics.
+        """
+        first = 0 if start is None else int(round(start * self.rate))
+        last = None if end is None or end <= 0 else int(round(end * self.rate))
+        where = "" if start is None else f"segment {start:.2f}-{end} s: "
+        try:
+            data, _ = sf.read(str(self.path), start=first, stop=last, dtype="float32", always_2d=True)
+        except Exception as exc:
+            raise InputFileError(self.path, f"{where}cannot decode audio ({exc})") from None
+        if data.shape[0] == 0:
+            raise InputFileError(self.path, f"{where}empty" if where else "zero-length audio (no samples)")
+        mono = _mono(data)
+        if not np.isfinite(mono).all():
+            bad = int((~np.isfinite(mono)).sum())
+            raise InputFileError(self.path, f"{where}{bad} of {mono.size} samples are NaN or Inf")
+        if not allow_silence and not np.any(mono):
+            raise InputFileError(self.path, f"{where}digital silence" if where else "all samples are zero (digital silence)")
+        return resample(np.ascontiguousarray(mono, dtype=np.float32), self.rate, target_rate)
+
+    def blocks(self, size: int) -> Iterator[np.ndarray]:
+        """The whole file as consecutive mono float64 blocks of `size` samples at the file's own rate, read one
+        at a time: memory stays flat for hour-long files."""
+        total = 0
+        try:
+            for chunk in sf.blocks(str(self.path), blocksize=max(1, int(size)), dtype="float32", always_2d=True):
+                mono = chunk.mean(axis=1, dtype=np.float64) if chunk.shape[1] > 1 else chunk[:, 0].astype(np.float64)
+                if not np.isfinite(mono).all():
+                    raise InputFileError(self.path, "NaN or Inf samples")
+                total += mono.size
+                yield mono
+        except InputFileError:
+            raise
+        except Exception as exc:
+            raise InputFileError(self.path, f"cannot decode audio ({exc})") from None
+        if total == 0:
+            raise InputFileError(self.path, "zero-length audio (no samples)")
+
+
+def open_audio(path: str | Path) -> AudioFile:
+    return AudioFile(path)
+
+
+def load_audio(path: str | Path, target_rate: int = TARGET_RATE, allow_silence: bool = False) -> np.ndarray:
+    """The whole file as 1-D float32 at `target_rate`; InputFileError names the file and the reason."""
+    return open_audio(path).read(target_rate=target_rate, allow_silence=allow_silence)
 
 
 def audio_duration(path: str | Path) -> float:

@@ -17,7 +17,6 @@ import yaml
 
 from ser.errors import SerError
 
-NORMALIZATIONS = ("speaker", "global", "utterance", "none")
 BALANCING = ("class_weight", "upsample", "none")
 
 
@@ -55,15 +54,16 @@ class ExperimentConfig:
     encoder: str = "blstm"
     encoder_conf: dict[str, Any] = field(default_factory=dict)
     heads_conf: dict[str, Any] = field(default_factory=dict)
-    features: str = "emobase78"
-    normalization: str = "speaker"
+    features: str = ""  # the feature set this config is for; "" = whatever the feature dir holds (checked by evaluate)
+    normalization: str = "speaker"  # a mode of ser.normalization
     classes: list[str] = field(default_factory=list)  # empty: the sorted labels of the data dir
     train: TrainConfig = field(default_factory=TrainConfig)
     description: str = ""
 
     def __post_init__(self) -> None:
-        if self.normalization not in NORMALIZATIONS:
-            raise SerError(f"normalization must be one of {NORMALIZATIONS}, not '{self.normalization}'")
+        from ser.normalization import normalization_class
+
+        normalization_class(self.normalization)  # an unknown mode is an error naming the known ones
         if isinstance(self.train, dict):
             self.train = make_dataclass(TrainConfig, self.train, "train")
 

@@ -1,9 +1,14 @@
-"""`ser evaluate`: run every fold of a plan for one config and write per-fold scores.
+"""`ser evaluate`: run every fold of a plan for one config; each fold trains, scores its test speakers and
+writes its model file.
 
 exp/<tag>/
   config.yaml      the merged config;  protocol.yaml  what the report states about the protocol
-  fold_<name>/     model.pt, train.log, scores.tsv, .done (a finished fold is skipped on rerun;
-                   an unfinished one resumes from its checkpoint)
+  fold_<name>/     model.ser (``ser.bundle``: classifier + fitted normaliser + metadata), train.log, scores.tsv,
+                   .done (a finished fold is skipped on rerun; an unfinished one resumes from its checkpoint)
+
+A fold is model-agnostic (``ser.classifier``): the normaliser is fitted on the utterances the model trains
+on (``ser.normalization``), models that select on validation speakers get them as validation data, the
+others train on them too. ``fit_model`` is also what `ser export` uses for the all-speaker model.
 """
 
 from __future__ import annotations
@@ -11,22 +16,26 @@ from __future__ import annotations
 import copy
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import yaml
 
-from ser.baselines import SKLEARN_ENCODERS, LinearSVMClassifier, make_svm_config
+from ser.bundle import MODEL_FILE, save_bundle
+from ser.classifier import Classifier, classifier_class, make_classifier
 from ser.config import ExperimentConfig, load_config
 from ser.datadir import DataDir
 from ser.errors import SerError
 from ser.features_table import FeatureTable
 from ser.fileio import atomic_write, write_text_atomic
 from ser.folds import read_plan
+from ser.normalization import Normalization, describe
+from ser.report import write_scores
 
 DONE = ".done"
-SELECT_DIR = "select"  # with train.refit: the early-stopping run that picks the epoch count
+CHECKPOINT = "checkpoint.pt"
 
 
 def resolve_classes(cfg: ExperimentConfig, data: DataDir) -> list[str]:
@@ -36,9 +45,20 @@ def resolve_classes(cfg: ExperimentConfig, data: DataDir) -> list[str]:
     return sorted(set(data.utt2emo.values()))
 
 
+def resolve_features(cfg: ExperimentConfig, table: FeatureTable) -> ExperimentConfig:
+    """The config with `features:` = the feature dir's set; a config naming another set is refused."""
+    held = table.feature_set_name
+    if cfg.features and held and cfg.features != held:
+        raise SerError(f"the config is for '{cfg.features}' features but {table.feat_dir} holds '{held}' features; "
+                       f"pass features={held} to run this config on them (config.yaml then says so)")
+    out = copy.deepcopy(cfg)
+    out.features = held or cfg.features
+    return out
+
+
 def model_selection_of(cfg: ExperimentConfig) -> str:
-    if cfg.encoder in SKLEARN_ENCODERS:
-        return "none (fixed C; trained on train + valid speakers)"
+    if not classifier_class(cfg.encoder).selects_on_validation:
+        return "none (fixed settings; trained on train + valid speakers)"
     rule = f"best validation UAR (early stopping, patience {cfg.train.patience})"
     if cfg.train.refit:
         rule += "; then retrained from scratch on train + valid speakers for the selected number of epochs (refit)"
@@ -52,12 +72,7 @@ def protocol_of(cfg: ExperimentConfig, feat_dir: Path, folds_dir: Path, classes:
         "features": fs.get("name", str(feat_dir)),
         "feature_dim": table.dim,
         "average_frames": fs.get("average_frames", 1),
-        "normalisation": {
-            "speaker": "per-speaker z-normalisation (each speaker's own unlabelled audio, cmvn.scp)",
-            "global": "global z-normalisation from each fold's training utterances only",
-            "utterance": "per-utterance z-normalisation",
-            "none": "none",
-        }[cfg.normalization],
+        "normalization": describe(cfg.normalization),
         "classes": classes,
         "balance": cfg.train.balance,
         "model selection": model_selection_of(cfg),
@@ -84,45 +99,52 @@ class FoldLogger:
         self.handle.close()
 
 
-def run_svm_fold(cfg: ExperimentConfig, table: FeatureTable, fold, classes: list[str], fold_dir: Path, log) -> tuple[list[str], list[str], np.ndarray]:
-    from ser.train import label_split, torch_save_atomic
+@dataclass
+class TrainedModel:
+    """A fitted classifier with the normaliser its inputs went through, and what its model file records."""
 
-    if table.level != "utterance":
-        raise SerError("the svm baseline needs utterance-level functionals (e.g. --features egemaps88)")
-    svm_cfg = make_svm_config(cfg.encoder_conf)
-    fit_utts = list(fold.train) + list(fold.valid)
-    global_stats = table.global_stats(fit_utts) if cfg.normalization == "global" else None
-    train = label_split(table, fit_utts, classes, global_stats, {}, log)
-    test = label_split(table, fold.test, classes, global_stats, {}, log)
-    x = np.stack([m[0] for m in train.inputs])
-    model = LinearSVMClassifier(svm_cfg, classes).fit(x, train.targets["emotion"])
-    post = model.posteriors(np.stack([m[0] for m in test.inputs])) if test.utts else np.zeros((0, len(classes)))
-    meta = {"format": 1, "spec": {"encoder": "svm", "encoder_conf": cfg.encoder_conf, "input_dim": table.dim,
-            "num_classes": len(classes)}, "classes": classes, "normalization": cfg.normalization,
-            "features": table.header, "config": cfg.to_dict(), "train_speakers": sorted({table.data.utt2spk[u] for u in train.utts})}
-    torch_save_atomic({"meta": meta, "state_dict": model.state()}, fold_dir / "model.pt")
-    log(f"svm trained on {len(train.utts)} utterances ({x.shape[1]}-d)")
-    return test.utts, [classes[i] for i in test.targets["emotion"]], post
+    classifier: Classifier
+    normalization: Normalization
+    record: dict[str, Any]
+    train_speakers: list[str]
 
 
-def run_torch_fold(cfg: ExperimentConfig, table: FeatureTable, fold, classes: list[str], fold_dir: Path, log) -> tuple[list[str], list[str], np.ndarray]:
-    from ser.train import label_split, pick_device, predict, train_fold
+def fit_model(cfg: ExperimentConfig, table: FeatureTable, train_utts: Sequence[str], valid_utts: Sequence[str],
+              classes: Sequence[str], workdir: Path, log) -> TrainedModel:
+    """Fit the normaliser and the classifier of `cfg` on one fold's training (and validation) utterances."""
+    model = make_classifier(cfg, classes, table.frame_level)
+    train_utts, valid_utts = list(train_utts), list(valid_utts)
+    if not model.selects_on_validation:
+        train_utts, valid_utts = train_utts + valid_utts, []
+    norm = table.normalization(cfg.normalization, train_utts)
+    train = table.labelled(train_utts, classes, norm, log)
+    valid = table.labelled(valid_utts, classes, norm, log)
+    record = model.fit(train, valid, workdir, log)
+    speakers = set(train.speakers) | (set(valid.speakers) if record.get("refit") else set())
+    return TrainedModel(model, norm, record, sorted(speakers))
 
-    if cfg.train.refit and fold.valid:
-        model, outcome, _ = train_fold(cfg, table, fold.train, fold.valid, classes, fold_dir / SELECT_DIR, log)
-        log(f"selected epoch {outcome.best_epoch} (valid UAR {outcome.best_valid_uar:.4f}); refit on train + valid "
-            f"({len(fold.train) + len(fold.valid)} utterances) for {outcome.best_epoch} epochs")
-        refit_cfg = copy.deepcopy(cfg)
-        refit_cfg.train.max_epochs = refit_cfg.train.min_epochs = outcome.best_epoch
-        model, _, _ = train_fold(refit_cfg, table, list(fold.train) + list(fold.valid), [], classes, fold_dir, log)
-        (fold_dir / SELECT_DIR / "checkpoint.pt").unlink(missing_ok=True)
-    else:
-        model, outcome, _ = train_fold(cfg, table, fold.train, fold.valid, classes, fold_dir, log)
-    global_stats = table.global_stats(fold.train) if cfg.normalization == "global" else None
-    test = label_split(table, fold.test, classes, global_stats, {}, log)
-    post = predict(model, test.inputs, table.level == "frame", pick_device(cfg.train.device))
-    log(f"best epoch {outcome.best_epoch} (valid UAR {outcome.best_valid_uar:.4f}); {outcome.epochs_run} epochs in {outcome.seconds:.1f}s")
-    return test.utts, [classes[i] for i in test.targets["emotion"]], post
+
+def model_metadata(cfg: ExperimentConfig, trained: TrainedModel, classes: Sequence[str], table: FeatureTable,
+                   source: str) -> dict[str, Any]:
+    """What every model file records about the model (fold models, the all-speaker model, exported bundles)."""
+    from ser.frontend.versions import package_versions
+
+    return {
+        "spec": trained.classifier.spec(),
+        "classes": list(classes),
+        "output_kind": trained.classifier.output_kind,
+        "normalization": cfg.normalization,
+        "features": table.header,
+        "config": cfg.to_dict(),
+        "training": {"source": source, "train_speakers": trained.train_speakers, **trained.record},
+        "versions": package_versions(),
+    }
+
+
+def save_model(path: Path, cfg: ExperimentConfig, trained: TrainedModel, classes: Sequence[str], table: FeatureTable,
+               source: str) -> Path:
+    meta = model_metadata(cfg, trained, classes, table, source)
+    return save_bundle(path, meta, trained.classifier.state(), trained.normalization.state())
 
 
 def evaluate(
@@ -138,9 +160,11 @@ def evaluate(
     """Train and test every fold (or `only_folds`), `nj` folds at a time, and write scores; returns the exp dir."""
     feat_dir, folds_dir, exp_dir = Path(feat_dir), Path(folds_dir), Path(exp_dir)
     exp_dir.mkdir(parents=True, exist_ok=True)
-    table = FeatureTable(feat_dir, cfg.normalization)
+    table = FeatureTable(feat_dir)
+    cfg = resolve_features(cfg, table)
     plan = read_plan(folds_dir, table.data, allow_missing=True)
     classes = resolve_classes(cfg, table.data)
+    make_classifier(cfg, classes, table.frame_level)  # a wrong model for these features fails before any fold
     config_file = exp_dir / "config.yaml"
     if config_file.is_file():
         # through load_config, so a setting added to the toolkit later (at its default) is no difference
@@ -167,9 +191,7 @@ def evaluate(
 
 def run_fold(cfg: ExperimentConfig, table: FeatureTable, fold, name: str, classes: list[str], exp_dir: Path,
              quiet: bool, prefix: str = "") -> None:
-    """Train and test one fold; scores.tsv and .done are written only when it finished."""
-    from ser.train import write_scores
-
+    """Train and test one fold; scores.tsv, model.ser and .done are written only when it finished."""
     fold_dir = exp_dir / f"fold_{name}"
     fold_dir.mkdir(parents=True, exist_ok=True)
     log = FoldLogger(fold_dir / "train.log", quiet, prefix)
@@ -177,12 +199,13 @@ def run_fold(cfg: ExperimentConfig, table: FeatureTable, fold, name: str, classe
     try:
         log(f"fold {name}: train {len(fold.train)} ({', '.join(fold.train_speakers)}), valid {len(fold.valid)} "
             f"({', '.join(fold.valid_speakers)}), test {len(fold.test)} ({', '.join(fold.test_speakers)})")
-        runner = run_svm_fold if cfg.encoder in SKLEARN_ENCODERS else run_torch_fold
-        utts, truth, post = runner(cfg, table, fold, classes, fold_dir, log)
-        write_scores(fold_dir / "scores.tsv", utts, truth, post, classes)
-        checkpoint = fold_dir / "checkpoint.pt"
-        if checkpoint.exists():
-            checkpoint.unlink()
+        trained = fit_model(cfg, table, fold.train, fold.valid, classes, fold_dir, log)
+        test = table.labelled(fold.test, classes, trained.normalization, log)
+        post = trained.classifier.posteriors(test.inputs)
+        truth = [classes[i] for i in test.labels]
+        write_scores(fold_dir / "scores.tsv", test.utts, truth, post, classes)
+        save_model(fold_dir / MODEL_FILE, cfg, trained, classes, table, f"fold {name}")
+        (fold_dir / CHECKPOINT).unlink(missing_ok=True)
         correct = sum(t == classes[int(np.argmax(p))] for t, p in zip(truth, post))
         log(f"fold {name}: test accuracy {correct}/{len(truth)} in {time.perf_counter() - tick:.1f}s")
         write_text_atomic(fold_dir / DONE, "")
@@ -190,13 +213,13 @@ def run_fold(cfg: ExperimentConfig, table: FeatureTable, fold, name: str, classe
         log.close()
 
 
-def _fold_worker(cfg_dict: dict, feat_dir: str, folds_dir: str, exp_dir: str, name: str, classes: list[str],
-                 quiet: bool, threads: int) -> str:
+def _fold_worker(task: tuple) -> str:
     """One fold in a worker process: it reloads the features itself (cheaper than pickling them)."""
+    cfg_dict, feat_dir, folds_dir, exp_dir, name, classes, quiet, threads = task
     cfg = ExperimentConfig(**copy.deepcopy(cfg_dict))
     if threads:
         cfg.train.threads = threads
-    table = FeatureTable(Path(feat_dir), cfg.normalization)
+    table = FeatureTable(Path(feat_dir))
     plan = read_plan(Path(folds_dir), table.data, allow_missing=True)
     run_fold(cfg, table, plan.fold(name), name, classes, Path(exp_dir), quiet, prefix=f"[fold {name}] ")
     return name
@@ -207,22 +230,17 @@ def run_folds_parallel(cfg: ExperimentConfig, feat_dir: Path, folds_dir: Path, e
     """Folds in `nj` processes, each with its share of the CPU threads (small recurrent models use one
     core badly, so two folds side by side nearly halve a LOSO's wall time). A failing fold does not stop
     the others; the first failure is raised after they finish, and finished folds keep their .done."""
-    import multiprocessing as mp
     import os
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from ser.parallel import completed_map
 
     threads = cfg.train.threads or max(1, (os.cpu_count() or 1) // nj)
+    tasks = [(cfg.to_dict(), str(feat_dir), str(folds_dir), str(exp_dir), name, classes, quiet, threads) for name in names]
     failures: list[tuple[str, BaseException]] = []
-    # spawn, not fork: a forked child of a process whose torch/OpenMP threads already ran can deadlock
-    with ProcessPoolExecutor(max_workers=min(nj, len(names)), mp_context=mp.get_context("spawn")) as pool:
-        futures = {pool.submit(_fold_worker, cfg.to_dict(), str(feat_dir), str(folds_dir), str(exp_dir), name,
-                               classes, quiet, threads): name for name in names}
-        for future in as_completed(futures):
-            try:
-                future.result()
-            except BaseException as err:  # noqa: BLE001 - reported below, after the other folds
-                print(f"fold {futures[future]} failed: {err}", file=sys.stderr)
-                failures.append((futures[future], err))
+    for task, _, err in completed_map(_fold_worker, tasks, nj, start_method="spawn"):
+        if err is not None:
+            print(f"fold {task[4]} failed: {err}", file=sys.stderr)
+            failures.append((task[4], err))
     if failures:
         name, err = failures[0]
         if isinstance(err, SerError):

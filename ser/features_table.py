@@ -1,15 +1,17 @@
-"""Features of one extracted data dir, normalised per the experiment's protocol, ready for folds.
+"""Features of one extracted data dir, ready for folds: raw matrices, the statistics normalisers fit on,
+and labelled sets (normalised inputs + class indices) for a list of utterances.
 
-Loaded once per experiment. Per-speaker statistics come from `cmvn.scp` (each speaker's own
-unlabelled audio: the papers' protocol); global statistics are computed per fold from the fold's
-training utterances only, so nothing about test speakers leaks into a scaler.
+Loaded once per experiment. Per-speaker statistics come from `cmvn.scp` (each speaker's own unlabelled
+audio: the papers' protocol) and are read only when a normaliser asks for them; a normaliser is fitted on
+a fold's training utterances only (``ser.normalization``), so nothing about test speakers leaks into a scaler.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import kaldiio
 import numpy as np
@@ -17,46 +19,112 @@ import yaml
 
 from ser.datadir import DataDir
 from ser.errors import SerError
-from ser.frontend.cmvn import normalize, read_cmvn, speaker_stats, stats_of, sum_stats
+from ser.frontend.cmvn import read_cmvn, speaker_stats, stats_of
+from ser.normalization import Normalization, make_normalization
+
+
+@dataclass
+class LabelledSet:
+    """One part of a fold: normalised inputs, class index per utterance, and who spoke it."""
+
+    utts: list[str]
+    inputs: list[np.ndarray]
+    labels: np.ndarray
+    speakers: list[str]
+    genders: list[str]  # "" where utt2gender has no entry
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.array([x.shape[0] for x in self.inputs], dtype=np.int64)
+
+    def __add__(self, other: "LabelledSet") -> "LabelledSet":
+        return LabelledSet(self.utts + other.utts, self.inputs + other.inputs,
+                           np.concatenate([self.labels, other.labels]).astype(np.int64),
+                           self.speakers + other.speakers, self.genders + other.genders)
 
 
 class FeatureTable:
-    """Raw matrices by utterance plus the statistics each normalisation mode needs."""
+    """Raw matrices by utterance plus the statistics normalisers need (a ``StatisticsSource``)."""
 
-    def __init__(self, feat_dir: str | Path, normalization: str) -> None:
+    def __init__(self, feat_dir: str | Path) -> None:
         self.feat_dir = Path(feat_dir)
         if not (self.feat_dir / "feats.scp").is_file():
             raise SerError(f"{self.feat_dir}/feats.scp is missing: run `ser extract` first")
         self.data = DataDir.read(self.feat_dir)
-        self.normalization = normalization
         header_path = self.feat_dir / "feats.yaml"
         self.header = yaml.safe_load(header_path.read_text(encoding="utf-8")) if header_path.is_file() else {}
         reader = kaldiio.load_scp(str(self.feat_dir / "feats.scp"))
         self.raw: dict[str, np.ndarray] = {utt: np.asarray(reader[utt], dtype=np.float32) for utt in sorted(reader)}
         self.level = (self.header.get("feature_set") or {}).get("level", "frame")
         self.dim = next(iter(self.raw.values())).shape[1]
-        self.speaker_stats: dict[str, np.ndarray] = {}
-        if normalization == "speaker":
-            if (self.feat_dir / "cmvn.scp").is_file():
-                self.speaker_stats = read_cmvn(self.feat_dir)
-            else:
-                print(f"note: {self.feat_dir}/cmvn.scp missing; computing per-speaker stats in memory", file=sys.stderr)
-                self.speaker_stats = speaker_stats(self.feat_dir / "feats.scp", self.data.utt2spk)
+        self._speaker_stats: dict[str, np.ndarray] | None = None
 
     @property
     def utts(self) -> list[str]:
         return list(self.raw)
 
-    def global_stats(self, train_utts: Sequence[str]) -> np.ndarray:
-        return sum_stats(stats_of(self.raw[u]) for u in train_utts)
+    @property
+    def frame_level(self) -> bool:
+        return self.level == "frame"
 
-    def matrices(self, utts: Sequence[str], global_stats: np.ndarray | None = None) -> list[np.ndarray]:
-        """Normalised matrices for `utts` (global mode needs the fold's training stats)."""
-        out = []
+    @property
+    def feature_set_name(self) -> str | None:
+        return (self.header.get("feature_set") or {}).get("name")
+
+    # --- StatisticsSource ---------------------------------------------------------------------------
+    def utterance_stats(self, utt: str) -> np.ndarray:
+        return stats_of(self.raw[utt])
+
+    def speaker_of(self, utt: str) -> str:
+        return self.data.utt2spk[utt]
+
+    def speaker_stats(self, speaker: str) -> np.ndarray:
+        stats = self.all_speaker_stats()
+        if speaker not in stats:
+            raise SerError(f"{self.feat_dir}/cmvn.scp has no statistics for speaker '{speaker}': rerun `ser compute-cmvn`")
+        return stats[speaker]
+
+    def all_speaker_stats(self) -> dict[str, np.ndarray]:
+        """cmvn.scp (or, without it, the same statistics computed in memory), read once."""
+        if self._speaker_stats is None:
+            if (self.feat_dir / "cmvn.scp").is_file():
+                self._speaker_stats = read_cmvn(self.feat_dir)
+            else:
+                print(f"note: {self.feat_dir}/cmvn.scp missing; computing per-speaker stats in memory", file=sys.stderr)
+                self._speaker_stats = speaker_stats(self.feat_dir / "feats.scp", self.data.utt2spk)
+        return self._speaker_stats
+
+    # --- normalised, labelled data ------------------------------------------------------------------
+    def normalization(self, mode: str, train_utts: Sequence[str]) -> Normalization:
+        """A `mode` normaliser fitted on the training utterances; per-speaker modes adapted to every speaker's
+        own statistics (unlabelled audio, the papers' protocol), which must cover every speaker here."""
+        norm = make_normalization(mode).fit(self, train_utts)
+        if norm.uses_speaker_stats:
+            stats = self.all_speaker_stats()
+            missing = sorted(set(self.data.utt2spk.values()) - set(stats))
+            if missing:
+                raise SerError(f"{self.feat_dir}/cmvn.scp has no statistics for speaker '{missing[0]}': rerun `ser compute-cmvn`")
+            norm.adapt(stats)
+        return norm
+
+    def matrices(self, utts: Sequence[str], norm: Normalization) -> list[np.ndarray]:
+        return [norm.apply(self.raw[u], self.data.utt2spk[u])[0] for u in utts]
+
+    def labelled(self, utts: Sequence[str], classes: Sequence[str], norm: Normalization,
+                 warn: Callable[[str], None]) -> LabelledSet:
+        """Inputs and class indices; utterances with a label outside `classes` are reported and left out."""
+        index = {c: i for i, c in enumerate(classes)}
+        utt2emo = self.data.utt2emo
+        kept, dropped = [], {}
         for utt in utts:
-            spk = self.data.utt2spk[utt]
-            st = self.speaker_stats.get(spk) if self.normalization == "speaker" else None
-            if self.normalization == "speaker" and st is None:
-                raise SerError(f"{self.feat_dir}/cmvn.scp has no statistics for speaker '{spk}': rerun `ser compute-cmvn`")
-            out.append(normalize(self.raw[utt], self.normalization, speaker_stats=st, global_stats=global_stats))
-        return out
+            label = utt2emo.get(utt)
+            if label in index:
+                kept.append(utt)
+            else:
+                dropped[label] = dropped.get(label, 0) + 1
+        for label, count in sorted(dropped.items(), key=lambda kv: str(kv[0])):
+            warn(f"{count} utterances with label '{label}' are not in the class list {list(classes)}: left out")
+        utt2gender = self.data.get("utt2gender") or {}
+        return LabelledSet(utts=kept, inputs=self.matrices(kept, norm),
+                           labels=np.array([index[utt2emo[u]] for u in kept], dtype=np.int64),
+                           speakers=[self.data.utt2spk[u] for u in kept], genders=[utt2gender.get(u, "") for u in kept])

@@ -17,8 +17,7 @@ import yaml
 
 from ser.errors import SerError
 from ser.fileio import atomic_write, write_text_atomic
-from ser.report import PROTOCOL_FILE, find_fold_scores, read_scores
-from ser.train import write_scores
+from ser.report import PROTOCOL_FILE, find_fold_scores, read_scores, write_scores
 
 
 def fuse_experiments(members: Sequence[str | Path], out_dir: str | Path) -> list[str]:

@@ -111,6 +111,15 @@ def read_scores(path: str | Path) -> tuple[list[str], list[str], list[str], list
     return classes, utts, y_true, y_pred, np.asarray(post, dtype=float).reshape(len(utts), len(classes))
 
 
+def write_scores(path: str | Path, utts: Sequence[str], truth: Sequence[str], posteriors: np.ndarray,
+                 classes: Sequence[str]) -> None:
+    """scores.tsv: utt, true, pred, one posterior column per class (what `read_scores` reads back)."""
+    with atomic_write(Path(path)) as out:
+        out.write("utt\ttrue\tpred\t" + "\t".join(classes) + "\n")
+        for utt, true, post in zip(utts, truth, posteriors):
+            out.write(f"{utt}\t{true}\t{classes[int(np.argmax(post))]}\t" + "\t".join(f"{p:.6f}" for p in post) + "\n")
+
+
 def find_fold_scores(exp_dir: str | Path) -> dict[str, Path]:
     """fold name -> scores.tsv for every `fold_<name>/scores.tsv` under exp_dir, sorted by name."""
     exp_dir = Path(exp_dir)

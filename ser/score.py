@@ -4,24 +4,26 @@ Inputs are audio files, folders (searched recursively), list files (one path per
 (wav.scp + utt2spk, segments honoured). Each clip gives one row (`ClipResult`): the label and the
 posterior of every class, which statistics normalised it, or the reason it could not be scored.
 
-Normalisation follows the bundle's mode. In `speaker` mode, clips with a known speaker (`--speaker`,
-`--utt2spk`, a data dir's utt2spk, or the recording a VAD segment comes from) are normalised with
-that speaker's own statistics pooled over all of the speaker's clips in the run (unlabelled audio:
-the training protocol); a clip without a speaker falls back to the training speakers' pooled stats.
+Normalisation is the bundle's fitted normaliser (``ser.normalization``, the same object training used).
+Per-speaker modes adapt to the run: clips with a known speaker (`--speaker`, `--utt2spk`, a data dir's
+utt2spk, or the recording a VAD segment comes from) are normalised with that speaker's own statistics
+pooled over all of the speaker's clips in the run (unlabelled audio: the training protocol); a clip without
+a speaker falls back to the training speakers' pooled statistics. Features come from the same function as
+`ser extract` (``ser.frontend.featurise``); the model is any classifier (``ser.classifier``), and a
+non-torch one scores without importing torch.
 
-Long recordings (`segment="vad"`) are cut by the streaming energy VAD of `ser.segment`; each segment
+Long recordings (`segment="vad"`) are cut by the streaming VAD of `ser.segment`; each segment
 is one row (a timeline) and only the segment being featurised is held as audio.
 """
 
 from __future__ import annotations
 
-import copy
 import csv
 import io
 import json
-import multiprocessing as mp
 import os
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence, TextIO
@@ -29,8 +31,7 @@ from typing import Any, Iterator, Sequence, TextIO
 import numpy as np
 
 from ser.errors import InputFileError, SerError
-
-FALLBACK = "training-speakers"  # the label of the fallback statistics in the output
+from ser.normalization import TRAINING_SPEAKERS as FALLBACK  # the label of the fallback statistics in the output
 
 
 @dataclass
@@ -177,109 +178,56 @@ def segment_clips(clips: list[Clip], vad_cfg=None, method: str = "energy") -> li
 
 
 # --- features ----------------------------------------------------------------------------------------
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(feature_dict: dict[str, Any], threads: int) -> None:
-    from ser.frontend.featureset import FeatureSet
-
-    if threads:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(threads)
-    if _WORKER.get("fs_dict") == feature_dict:
-        return  # built already (warm scoring in one process reuses the extractor)
-    fs = FeatureSet.from_dict(feature_dict)
-    _WORKER.update(fs=fs, extractor=fs.build(), fs_dict=copy.deepcopy(feature_dict))
-    if "torch" in sys.modules and threads:
-        sys.modules["torch"].set_num_threads(threads)
-
-
-def _featurise(task: tuple[str, float | None, float | None]) -> tuple[np.ndarray | None, str | None]:
-    from ser.audio import load_audio
-    from ser.segment import load_region
-
-    path, start, end = task
-    fs = _WORKER["fs"]
-    try:
-        samples = load_audio(path, fs.sample_rate) if start is None else load_region(path, start, end, fs.sample_rate)
-        feats = fs.postprocess(_WORKER["extractor"](samples, fs.sample_rate))
-        if feats.ndim != 2 or feats.shape[0] == 0:
-            raise InputFileError(path, f"too short: the front end produced no frames from {samples.size / fs.sample_rate:.3f} s")
-        if not np.isfinite(feats).all():
-            raise InputFileError(path, "the front end produced NaN/Inf values")
-        return np.asarray(feats, dtype=np.float32), None
-    except InputFileError as exc:
-        return None, exc.reason
-    except Exception as exc:  # one bad clip must not stop the batch
-        return None, f"feature extraction failed: {type(exc).__name__}: {exc}"
-
-
 def extract_features(clips: Sequence[Clip], feature_dict: dict[str, Any], nj: int = 1, threads: int = 1) -> Iterator[tuple[np.ndarray | None, str | None]]:
-    """Features of each clip in order (workers in parallel with `nj` > 1)."""
+    """Features of each clip in order (workers in parallel with `nj` > 1), by `ser extract`'s own function."""
+    from ser.frontend.featurise import featurise_task, init_featuriser
+    from ser.parallel import ordered_map
+
     tasks = [(c.path, c.start, c.end) for c in clips]
-    if nj <= 1 or len(tasks) <= 1:
-        _init_worker(feature_dict, threads)
-        yield from map(_featurise, tasks)
-        return
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
-    with mp.get_context(method).Pool(nj, initializer=_init_worker, initargs=(feature_dict, 1)) as pool:
-        yield from pool.imap(_featurise, tasks, chunksize=1)
+    yield from ordered_map(featurise_task, tasks, nj if len(tasks) > 1 else 1, initializer=init_featuriser,
+                           initargs=(feature_dict, threads if nj <= 1 else 1))
 
 
 # --- scoring -----------------------------------------------------------------------------------------
 class Scorer:
-    """A loaded bundle ready to score: the model is built once and reused."""
+    """A loaded bundle ready to score: classifier and normaliser are built once and reused."""
 
     def __init__(self, bundle, threads: int = 0) -> None:
-        import torch
+        from ser.classifier import load_classifier
+        from ser.normalization import load_normalization
 
-        if threads:
-            torch.set_num_threads(threads)
         self.bundle = bundle
-        self.model = bundle.build_model()
+        try:
+            self.classifier = load_classifier(bundle.meta["spec"], bundle.classes, bundle.model_state)
+        except SerError as exc:
+            raise SerError(f"{bundle.path}: {exc}") from None
+        self.normalization = load_normalization(bundle.normalization, bundle.norm_state)
         self.classes = bundle.classes
+        if threads and "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
 
     def posteriors(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         if not inputs:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
-        if self.bundle.meta["spec"]["encoder"] == "svm":
-            return self.model.posteriors(np.stack([x[0] for x in inputs]).astype(np.float64))
-        import torch
-
-        from ser.train import predict
-
-        return predict(self.model, inputs, self.bundle.frame_level, torch.device("cpu"))
+        return self.classifier.posteriors(inputs)
 
     def normalise(self, clips: Sequence[Clip], feats: Sequence[np.ndarray | None]) -> tuple[list[np.ndarray | None], list[str]]:
-        """Normalised inputs and, per clip, which statistics were used."""
-        from ser.frontend.cmvn import normalize, stats_of, sum_stats
+        """Normalised inputs and, per clip, which statistics were used (a speaker's: with their clip count)."""
+        from ser.frontend.cmvn import pool_by_speaker
 
-        mode = self.bundle.normalization
+        norm = self.normalization
+        grouped = [(clip.speaker, f) for clip, f in zip(clips, feats) if f is not None and clip.speaker is not None]
+        counts = Counter(spk for spk, _ in grouped)
+        if norm.uses_speaker_stats:
+            norm.adapt(pool_by_speaker(grouped))
         out: list[np.ndarray | None] = [None] * len(clips)
         used = [""] * len(clips)
-        groups: dict[str, list[int]] = {}
-        if mode == "speaker":
-            for i, (clip, f) in enumerate(zip(clips, feats)):
-                if f is not None and clip.speaker is not None:
-                    groups.setdefault(clip.speaker, []).append(i)
-        group_stats = {spk: sum_stats(stats_of(feats[i]) for i in idx) for spk, idx in groups.items()}
         for i, (clip, f) in enumerate(zip(clips, feats)):
             if f is None:
                 continue
-            if mode == "speaker":
-                if clip.speaker is not None:
-                    out[i] = normalize(f, "speaker", speaker_stats=group_stats[clip.speaker])
-                    used[i] = f"speaker:{clip.speaker}({len(groups[clip.speaker])})"
-                else:
-                    out[i] = normalize(f, "speaker", speaker_stats=self.bundle.norm_stats)
-                    used[i] = FALLBACK
-            elif mode == "global":
-                out[i] = normalize(f, "global", global_stats=self.bundle.norm_stats)
-                used[i] = "global"
-            else:
-                out[i] = normalize(f, mode)
-                used[i] = mode
+            out[i], used[i] = norm.apply(f, clip.speaker)
+            if used[i] == f"speaker:{clip.speaker}":
+                used[i] += f"({counts[clip.speaker]})"
         return out, used
 
     def score_features(self, clips: Sequence[Clip], feats: Sequence[np.ndarray | None], errors: Sequence[str | None]) -> ScoreRun:

@@ -9,7 +9,7 @@ with `soundfile.blocks`, so memory stays flat for an hour-long file (one float p
 Steps: frame log energies (dB) -> threshold from the recording's 10th and 99th percentiles ->
 runs of speech frames -> gaps shorter than `min_silence` bridged -> runs shorter than `min_speech`
 dropped -> `pad` added on both sides -> runs longer than `max_segment` split in equal parts.
-`load_region` reads one segment (and only it) at the front end's rate.
+Audio is opened and checked by ``ser.audio`` (the same checks as every other path).
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
-from ser.errors import InputFileError
+from ser.audio import open_audio
 
 FLOOR_DB = -120.0
 
@@ -37,39 +36,22 @@ class VADConfig:
 
 def frame_energies(path: str | Path, frame: float = 0.02, block_seconds: float = 30.0) -> tuple[np.ndarray, float]:
     """Log energy (dB re full scale) of consecutive `frame`-second frames, streamed; returns (dB, duration s)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(path, "file does not exist")
-    try:
-        info = sf.info(str(path))
-    except Exception as exc:
-        raise InputFileError(path, f"cannot decode audio ({exc})") from None
-    hop = max(1, int(round(frame * info.samplerate)))
-    block = hop * max(1, int(block_seconds / frame))
+    audio = open_audio(path)
+    hop = max(1, int(round(frame * audio.rate)))
     out: list[np.ndarray] = []
     carry = np.zeros(0, dtype=np.float64)
     total = 0
-    try:
-        for chunk in sf.blocks(str(path), blocksize=block, dtype="float32", always_2d=True):
-            mono = chunk.mean(axis=1, dtype=np.float64) if chunk.shape[1] > 1 else chunk[:, 0].astype(np.float64)
-            if not np.isfinite(mono).all():
-                raise InputFileError(path, "NaN or Inf samples")
-            total += mono.size
-            x = np.concatenate([carry, mono]) if carry.size else mono
-            n = x.size // hop
-            if n:
-                out.append(10 * np.log10(np.mean(x[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-12))
-            carry = x[n * hop :]
-    except InputFileError:
-        raise
-    except Exception as exc:
-        raise InputFileError(path, f"cannot decode audio ({exc})") from None
+    for mono in audio.blocks(hop * max(1, int(block_seconds / frame))):
+        total += mono.size
+        x = np.concatenate([carry, mono]) if carry.size else mono
+        n = x.size // hop
+        if n:
+            out.append(10 * np.log10(np.mean(x[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-12))
+        carry = x[n * hop :]
     if carry.size:
         out.append(np.array([10 * np.log10(np.mean(carry**2) + 1e-12)]))
-    if total == 0:
-        raise InputFileError(path, "zero-length audio (no samples)")
     db = np.maximum(np.concatenate(out), FLOOR_DB) if out else np.zeros(0)
-    return db, total / float(info.samplerate)
+    return db, total / float(audio.rate)
 
 
 def speech_threshold(db: np.ndarray) -> float | None:
@@ -132,13 +114,7 @@ def silero_probabilities(path: str | Path, block_seconds: float = 30.0) -> tuple
         from ser.errors import SerError
 
         raise SerError("--vad silero needs the silero-vad package (pip install silero-vad); --vad energy needs nothing") from None
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(path, "file does not exist")
-    try:
-        info = sf.info(str(path))
-    except Exception as exc:
-        raise InputFileError(path, f"cannot decode audio ({exc})") from None
+    audio = open_audio(path)
     import warnings
 
     with warnings.catch_warnings():  # its loader uses deprecated importlib/torch.jit calls
@@ -150,51 +126,17 @@ def silero_probabilities(path: str | Path, block_seconds: float = 30.0) -> tuple
     carry = np.zeros(0, dtype=np.float32)
     total = 0
     with torch.inference_mode():
-        try:
-            for block in sf.blocks(str(path), blocksize=max(1, int(block_seconds * info.samplerate)), dtype="float32", always_2d=True):
-                mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
-                if not np.isfinite(mono).all():
-                    raise InputFileError(path, "NaN or Inf samples")
-                total += mono.size
-                x = np.concatenate([carry, resample(np.ascontiguousarray(mono), int(info.samplerate), rate)])
-                n = x.size // chunk
-                for i in range(n):
-                    probs.append(float(model(torch.from_numpy(x[i * chunk : (i + 1) * chunk]), rate)))
-                carry = x[n * chunk :]
-        except InputFileError:
-            raise
-        except Exception as exc:
-            raise InputFileError(path, f"cannot decode audio ({exc})") from None
-    if total == 0:
-        raise InputFileError(path, "zero-length audio (no samples)")
-    return np.array(probs), chunk / rate, total / float(info.samplerate)
+        for mono in audio.blocks(max(1, int(block_seconds * audio.rate))):
+            total += mono.size
+            x = np.concatenate([carry, resample(np.ascontiguousarray(mono, dtype=np.float32), audio.rate, rate)])
+            n = x.size // chunk
+            for i in range(n):
+                probs.append(float(model(torch.from_numpy(x[i * chunk : (i + 1) * chunk]), rate)))
+            carry = x[n * chunk :]
+    return np.array(probs), chunk / rate, total / float(audio.rate)
 
 
 def vad_segments_silero(path: str | Path, cfg: VADConfig | None = None, threshold: float = 0.5) -> list[tuple[float, float]]:
     cfg = cfg or VADConfig()
     probs, frame, duration = silero_probabilities(path, cfg.block_seconds)
     return runs_to_segments(probs > threshold, frame, duration, cfg)
-
-
-def load_region(path: str | Path, start: float, end: float | None, target_rate: int) -> np.ndarray:
-    """Samples of [start, end) seconds only, mono float32 at `target_rate` (the rest of the file is not read)."""
-    from ser.audio import resample
-
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(path, "file does not exist")
-    try:
-        info = sf.info(str(path))
-        first = int(round(start * info.samplerate))
-        last = None if end is None or end <= 0 else int(round(end * info.samplerate))
-        data, rate = sf.read(str(path), start=first, stop=last, dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise InputFileError(path, f"cannot decode audio ({exc})") from None
-    if data.shape[0] == 0:
-        raise InputFileError(path, f"segment {start:.2f}-{end} s is empty")
-    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-    if not np.isfinite(mono).all():
-        raise InputFileError(path, "NaN or Inf samples in the segment")
-    if not np.any(mono):
-        raise InputFileError(path, f"segment {start:.2f}-{end} s is digital silence")
-    return resample(np.ascontiguousarray(mono, dtype=np.float32), int(rate), target_rate)

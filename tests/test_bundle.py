@@ -52,15 +52,19 @@ def test_fold_bundle_reproduces_fold_scores(exp, emodb_dir, capsys):
 
 
 def test_bundle_contents(exp):
-    payload = torch.load(exp / "fold03.ser", weights_only=True)  # plain values and tensors only
-    assert payload["format_version"] == BUNDLE_FORMAT
-    meta = payload["meta"]
+    import zipfile
+
+    names = zipfile.ZipFile(exp / "fold03.ser").namelist()  # meta.json and .npy arrays only: no pickle anywhere
+    assert "meta.json" in names and all(n == "meta.json" or n.endswith(".npy") for n in names)
+    bundle = load_bundle(exp / "fold03.ser")
+    meta = bundle.meta
+    assert meta["format_version"] == BUNDLE_FORMAT
     assert meta["spec"]["encoder"] == "gagru" and meta["normalization"] == "speaker"
     assert meta["features"]["feature_set"]["name"] == "emobase78_avg5"
     assert meta["training"]["source"] == "fold 03" and meta["training"]["train_speakers"] == ["09"]
     assert meta["protocol"]["encoder"] == "gagru" and "torch" in meta["versions"]
     stats = read_cmvn(exp / "feats")
-    np.testing.assert_allclose(payload["norm_stats"].numpy(), stats["09"])
+    np.testing.assert_allclose(bundle.norm_state["fallback"], stats["09"])
 
 
 def test_all_speaker_model(exp, capsys):
@@ -70,19 +74,19 @@ def test_all_speaker_model(exp, capsys):
     bundle = load_bundle(out)
     assert bundle.meta["training"]["source"] == "all speakers"
     assert bundle.meta["training"]["train_speakers"] == list(SPEAKERS)
-    fold_epoch = torch.load(exp / "exp" / "fold_03" / "model.pt", weights_only=True)["meta"]["best_epoch"]
+    fold_epoch = load_bundle(exp / "exp" / "fold_03" / "model.ser").meta["training"]["best_epoch"]
     assert bundle.meta["training"]["best_epoch"] == fold_epoch
     stats = read_cmvn(exp / "feats")
-    np.testing.assert_allclose(bundle.norm_stats, sum_stats(stats[s] for s in SPEAKERS))
+    np.testing.assert_allclose(bundle.norm_state["fallback"], sum_stats(stats[s] for s in SPEAKERS))
     # a second export reuses the trained model
-    stamp = (exp / "exp" / "all_speakers" / "model.pt").stat().st_mtime_ns
+    stamp = (exp / "exp" / "all_speakers" / "model.ser").stat().st_mtime_ns
     assert main(["export", str(exp / "exp"), str(exp / "all2.ser")]) == 0
-    assert (exp / "exp" / "all_speakers" / "model.pt").stat().st_mtime_ns == stamp
+    assert (exp / "exp" / "all_speakers" / "model.ser").stat().st_mtime_ns == stamp
     assert main(["export", "--retrain-all", str(exp / "exp"), str(exp / "all3.ser"), "train.threads=1"]) == 0
-    assert (exp / "exp" / "all_speakers" / "model.pt").stat().st_mtime_ns != stamp
-    again = load_bundle(exp / "all3.ser").state_dict
-    for name, tensor in bundle.state_dict.items():  # same seed, same data: the same model
-        np.testing.assert_allclose(again[name].numpy(), tensor.numpy(), atol=1e-6)
+    assert (exp / "exp" / "all_speakers" / "model.ser").stat().st_mtime_ns != stamp
+    again = load_bundle(exp / "all3.ser").model_state
+    for name, array in bundle.model_state.items():  # same seed, same data: the same model
+        np.testing.assert_allclose(again[name], array, atol=1e-6)
     assert main(["export", "--fold", "99", str(exp / "exp"), str(exp / "x.ser")]) == 2
 
 
@@ -105,15 +109,69 @@ def test_tampered_bundle_is_refused(exp, capsys):
         load_bundle(bad)
 
 
+def _rewrite(src: Path, dst: Path, edit) -> None:
+    """Copy a bundle with `edit(meta, arrays)` applied, sealed again (as a tool that rewrites files would)."""
+    import io
+    import zipfile
+
+    from ser.bundle import _seal
+
+    bundle = load_bundle(src)
+    meta, arrays = json.loads(json.dumps(bundle.meta)), {f"model/{k}.npy": v.copy() for k, v in bundle.model_state.items()}
+    arrays.update({f"normalization/{k}.npy": v for k, v in bundle.norm_state.items()})
+    edit(meta, arrays)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("meta.json", json.dumps(meta))
+        for name, array in arrays.items():
+            out = io.BytesIO()
+            np.save(out, array)
+            archive.writestr(name, out.getvalue())
+    dst.write_bytes(_seal(buffer.getvalue()))
+
+
 def test_other_format_version_is_refused(exp):
-    payload = torch.load(exp / "fold03.ser", weights_only=True)
-    payload["format_version"] = BUNDLE_FORMAT + 1
-    torch.save(payload, exp / "future.ser")
+    _rewrite(exp / "fold03.ser", exp / "future.ser", lambda meta, arrays: meta.update(format_version=BUNDLE_FORMAT + 1))
     with pytest.raises(BundleError, match=f"format version {BUNDLE_FORMAT + 1}"):
         load_bundle(exp / "future.ser")
-    model_pt = exp / "exp" / "fold_03" / "model.pt"
+    bundle = load_bundle(exp / "fold03.ser")
+    legacy_fold_model = exp / "model.pt"  # what a fold of ser 0.1 wrote
+    torch.save({"meta": bundle.meta, "state_dict": {k: torch.from_numpy(v) for k, v in bundle.model_state.items()}},
+               legacy_fold_model)
     with pytest.raises(BundleError, match="ser export"):
-        load_bundle(model_pt)
+        load_bundle(legacy_fold_model)
+
+
+def test_version1_bundle_is_still_read(exp, emodb_dir, capsys):
+    """A bundle written by ser 0.1 (a sealed torch.save archive) loads and scores as its version-2 twin."""
+    import io
+
+    from ser.bundle import _seal
+
+    bundle = load_bundle(exp / "fold03.ser")
+    meta = {k: v for k, v in bundle.meta.items() if k not in ("format", "format_version")}
+    payload = {"format": "ser-bundle", "format_version": 1, "meta": meta,
+               "state_dict": {k: torch.from_numpy(v) for k, v in bundle.model_state.items()},
+               "norm_stats": torch.from_numpy(bundle.norm_state["fallback"]), "digest": "-"}
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    (exp / "v1.ser").write_bytes(_seal(buffer.getvalue()))
+    files = [str(p) for p in sorted(emodb_dir.glob("03*.wav"))[:3]]
+    rows = {}
+    for name in ("v1.ser", "fold03.ser"):
+        rc, rows[name] = score_json(capsys, ["--model", str(exp / name), "--speaker", "03", *files])
+        assert rc == 0
+    assert [r["posteriors"] for r in rows["v1.ser"]] == [r["posteriors"] for r in rows["fold03.ser"]]
+
+
+def test_non_finite_weights_are_refused(exp):
+    def poison(meta, arrays):
+        name = next(k for k in arrays if k.startswith("model/"))
+        arrays[name] = arrays[name] * np.nan
+
+    _rewrite(exp / "fold03.ser", exp / "nan.ser", poison)
+    with pytest.raises(BundleError, match="NaN or Inf"):
+        load_bundle(exp / "nan.ser")
 
 
 def test_other_feature_set_is_refused(exp, capsys):
@@ -122,7 +180,7 @@ def test_other_feature_set_is_refused(exp, capsys):
     meta = json.loads(json.dumps(bundle.meta))
     meta["features"]["dim"] = 88
     meta["features"]["feature_set"]["name"] = "egemaps88"
-    save_bundle(exp / "mismatch.ser", meta, bundle.state_dict, bundle.norm_stats)
+    save_bundle(exp / "mismatch.ser", meta, bundle.model_state, bundle.norm_state)
     with pytest.raises(BundleError, match="another feature set"):
         load_bundle(exp / "mismatch.ser")
     # features extracted with another definition are refused when scored with this model

@@ -17,7 +17,8 @@ import yaml
 
 from ser.cli import main
 from ser.datadir import DataDir, read_map
-from ser.frontend.cmvn import mean_std, normalize, read_cmvn, stats_of
+from ser.frontend.cmvn import mean_std, read_cmvn, stats_of
+from ser.normalization import load_normalization, make_normalization
 from ser.frontend.deltas import delta
 from tests.bad_audio import tone, write_bad_files, write_good_variants
 
@@ -183,15 +184,24 @@ def test_per_speaker_cmvn_in_kaldi_format(emodb_dir, tmp_path):
         assert st.shape == (2, 79)
         assert st[0, -1] == sum(m.shape[0] for m in mats) and st[1, -1] == 0
         np.testing.assert_allclose(st, sum(stats_of(m) for m in mats), rtol=1e-6)
-        normed = np.concatenate([normalize(m, "speaker", speaker_stats=st) for m in mats])
+        speaker = make_normalization("speaker")
+        speaker.adapt(stats)
+        normed = np.concatenate([speaker.apply(m, spk)[0] for m in mats])
         np.testing.assert_allclose(normed.mean(axis=0), 0, atol=1e-3)
         np.testing.assert_allclose(normed.std(axis=0), 1, atol=1e-3)
     one = feats[SUBSET[0]]
-    u = normalize(one, "utterance")
+    u, used = make_normalization("utterance").apply(one)
     np.testing.assert_allclose(u.mean(axis=0), 0, atol=1e-4)
+    assert used == "utterance"
     mean, std = mean_std(stats["03"])
-    np.testing.assert_allclose(normalize(one, "global", global_stats=stats["03"]), (one - mean) / std, rtol=1e-5, atol=1e-5)
-    assert normalize(one, "none") is one
+    glob = load_normalization("global", {"stats": stats["03"]})
+    np.testing.assert_allclose(glob.apply(one)[0], (one - mean) / std, rtol=1e-5, atol=1e-5)
+    assert make_normalization("none").apply(one)[0] is one
+    # a speaker without statistics of their own falls back to the fitted (training speakers') statistics, and says so
+    fallback = load_normalization("speaker", {"fallback": stats["08"]})
+    fallback.adapt({"03": stats["03"]})
+    assert fallback.apply(one, "03")[1] == "speaker:03" and fallback.apply(one, "anna")[1] == "training-speakers"
+    np.testing.assert_allclose(fallback.apply(one, "anna")[0], glob.apply(one)[0] * 0 + (one - mean_std(stats["08"])[0]) / mean_std(stats["08"])[1], rtol=1e-5, atol=1e-5)
 
 
 def test_plain_folder_of_audio_without_labels(emodb_dir, tmp_path):

@@ -133,7 +133,7 @@ def test_iemocap_recipe_end_to_end(short_wavs, tmp_path):
     job.wait()
     done = [p.name for p in fold_dirs(resumed) if (p / ".done").is_file()]
     assert "fold_Ses01F" in done and len(done) < len(IEMOCAP_SPEAKERS), done
-    first_model = resumed / "fold_Ses01F" / "model.pt"
+    first_model = resumed / "fold_Ses01F" / "model.ser"
     kept = first_model.stat().st_mtime_ns
     run_recipe(recipe, *tagged)
     assert first_model.stat().st_mtime_ns == kept  # the fold finished before the kill is not retrained

@@ -59,7 +59,7 @@ def test_speaker_grouping_and_fallback(model, emodb_dir, tmp_path, capsys):
         np.testing.assert_allclose(post(got), post(want), atol=1e-6)
     # the fallback statistics are the training speaker's (fold 03 trains on speaker 09)
     bundle = load_bundle(model)
-    assert bundle.normalization == "speaker" and np.isfinite(mean_std(bundle.norm_stats)[1]).all()
+    assert bundle.normalization == "speaker" and np.isfinite(mean_std(bundle.norm_state["fallback"])[1]).all()
 
 
 def test_bad_inputs_are_rows_and_exit_status(model, emodb_dir, tmp_path, capsys):

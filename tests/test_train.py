@@ -15,7 +15,10 @@ import pytest
 from ser.cli import main
 from ser.config import load_config
 from ser.datadir import DataDir
-from ser.train import class_weights, make_batches, upsample_indices
+from ser.bundle import load_bundle
+from ser.inference import make_batches
+from ser.train import upsample_indices
+from ser.trainer import inverse_frequency_weights as class_weights
 
 REPO = Path(__file__).resolve().parents[1]
 SPEAKERS = ("03", "08", "09", "10")
@@ -54,7 +57,7 @@ def test_evaluate_every_fold_and_report(emodb_feats):
         assert scores and all(u.startswith(spk) for u in scores), "a fold scores exactly its test speaker"
         for post in scores.values():
             assert post.shape == (7,) and abs(post.sum() - 1) < 1e-4
-        assert (exp / f"fold_{spk}" / ".done").exists() and (exp / f"fold_{spk}" / "model.pt").exists()
+        assert (exp / f"fold_{spk}" / ".done").exists() and (exp / f"fold_{spk}" / "model.ser").exists()
         assert not (exp / f"fold_{spk}" / "checkpoint.pt").exists()
     # a rerun skips finished folds (their files are untouched)
     stamp = (exp / "fold_03" / "scores.tsv").stat().st_mtime_ns
@@ -103,15 +106,15 @@ def test_parallel_folds_report_a_failing_fold_and_keep_the_others(emodb_feats, c
 
 def test_refit_trains_again_on_train_and_valid_for_the_selected_epochs(emodb_feats):
     """train.refit: the early-stopping run in select/ picks the epoch; the tested model saw train + valid."""
-    import torch
+    import json
 
     root = emodb_feats
     exp = root / "exp_refit"
     assert main(["evaluate", "--quiet", "--folds", "03", str(root / "feats"), str(root / "folds"), str(exp), *TINY_GAGRU,
                  "train.max_epochs=3", "train.refit=true"]) == 0
     fold = exp / "fold_03"
-    selected = torch.load(fold / "select" / "model.pt", weights_only=True)["meta"]
-    final = torch.load(fold / "model.pt", weights_only=True)["meta"]
+    selected = json.loads((fold / "select" / "selected.json").read_text())
+    final = load_bundle(fold / "model.ser").meta["training"]
     assert selected["train_speakers"] == ["09", "10"]  # valid speaker 08 held out for selection
     assert final["train_speakers"] == ["08", "09", "10"] and final["best_epoch"] == selected["best_epoch"]
     assert not (fold / "checkpoint.pt").exists() and not (fold / "select" / "checkpoint.pt").exists()
@@ -203,23 +206,32 @@ def test_svm_on_functionals(emodb_dir, emodb_feats):
 def test_svm_matches_scikit_learn_predictions():
     from sklearn.svm import SVC
 
-    from ser.baselines import LinearSVMClassifier, SVMConfig
+    from ser.features_table import LabelledSet
+    from ser.models.svm import LinearSVM, SVMConfig
+
+    def fitted(config, x, y):
+        model = LinearSVM(config, list("abcd"))
+        train = LabelledSet([str(i) for i in range(len(y))], [row[None] for row in x], y, [""] * len(y), [""] * len(y))
+        empty = LabelledSet([], [], np.zeros(0, dtype=np.int64), [], [])
+        model.fit(train, empty, Path("."), lambda line: None)
+        return model
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((300, 8))
     y = rng.integers(0, 4, 300)
     x[:, 0] += 1.5 * y
-    ours = LinearSVMClassifier(SVMConfig(), list("abcd")).fit(x, y)
+    ours = fitted(SVMConfig(), x, y)
     theirs = SVC(kernel="linear", C=1.0, class_weight="balanced").fit(x, y)
     test = rng.standard_normal((400, 8))
     test[:, 0] += 1.5 * rng.integers(0, 4, 400)
-    votes = LinearSVMClassifier(SVMConfig(probability=False), list("abcd")).fit(x, y)
-    agreement = (votes.posteriors(test).argmax(axis=1) == theirs.predict(test)).mean()
+    votes = fitted(SVMConfig(probability=False), x, y)
+    assert votes.output_kind == "vote shares" and ours.output_kind == "posteriors"
+    agreement = (votes.posteriors(test[:, None, :]).argmax(axis=1) == theirs.predict(test)).mean()
     assert agreement > 0.97  # ties in one-vs-one votes are broken slightly differently
     # calibrated posteriors: libsvm's Platt scaling + pairwise coupling, as scikit-learn's predict_proba
     calibrated = SVC(kernel="linear", C=1.0, class_weight="balanced", probability=True, random_state=0).fit(x, y)
-    np.testing.assert_allclose(ours.posteriors(test), calibrated.predict_proba(test), atol=1e-6)
-    np.testing.assert_allclose(ours.posteriors(test).sum(axis=1), 1.0, atol=1e-9)
+    np.testing.assert_allclose(ours.posteriors(test[:, None, :]), calibrated.predict_proba(test), atol=1e-6)
+    np.testing.assert_allclose(ours.posteriors(test[:, None, :]).sum(axis=1), 1.0, atol=1e-9)
 
 
 def test_balancing_helpers():

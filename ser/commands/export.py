@@ -18,14 +18,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model_file", help="bundle file to write (e.g. model.ser)")
     parser.add_argument("--fold", help="export this fold's model instead of a model trained on all speakers")
     parser.add_argument("--retrain-all", action="store_true",
-                        help="train the all-speaker model again even if EXP/all_speakers/model.pt exists")
+                        help="train the all-speaker model again even if EXP/all_speakers/model.ser exists")
     parser.add_argument("--feat-dir", help="the training feature dir (default: the one in EXP/protocol.yaml)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="config overrides for the all-speaker training, e.g. train.threads=1 train.device=cpu")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ser.bundle import export_bundle
+    from ser.export import export_bundle
     from ser.errors import SerError
 
     if args.fold and (args.retrain_all or args.overrides):

@@ -15,27 +15,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from ser.baselines import SKLEARN_ENCODERS, SVMConfig
     from ser.models.registry import get_encoder, list_encoders
 
-    wanted = [name for name in args.encoders if name not in SKLEARN_ENCODERS]
-    show_svm = not args.encoders or "svm" in args.encoders
-    entries = [get_encoder(name) for name in wanted] if args.encoders else list_encoders()
-    if show_svm:
-        if args.names:
-            print("svm")
-        else:
-            print("svm  [utterance]  linear SVM (scikit-learn SVC, one-vs-one) on functionals; paper 002's baseline.")
-            print("  encoder_conf:")
-            for key, value in dataclasses.asdict(SVMConfig()).items():
-                print(f"    {key}: {_show(value)}")
+    entries = [get_encoder(name) for name in args.encoders] if args.encoders else list_encoders()
     for entry in entries:
         if args.names:
             print(entry.name)
             continue
-        print(f"{entry.name}  [{entry.input_kind}]  {entry.description}")
+        kind = "" if entry.kind == "torch" else ", not torch"
+        print(f"{entry.name}  [{entry.input_kind}{kind}]  {entry.description}")
         if entry.source != "builtin":
             print(f"  from: {entry.source}")
         print("  encoder_conf:")

@@ -78,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
         from ser.score import plot_timeline
 
         plot_timeline(result, args.plot)
-    if bundle.normalization == "speaker" and not args.quiet and any(r.normalization == "training-speakers" for r in result.results):
+    from ser.normalization import TRAINING_SPEAKERS
+
+    if not args.quiet and any(r.normalization == TRAINING_SPEAKERS for r in result.results):
         print("note: clips without a speaker were normalised with the training speakers' pooled statistics "
               "(give --speaker or --utt2spk to use a speaker's own)", file=sys.stderr)
     if result.failures:

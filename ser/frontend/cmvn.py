@@ -1,9 +1,8 @@
 """Mean/variance normalisation with Kaldi-format statistics.
 
 Stats are Kaldi's 2 x (D+1) matrix: row 0 = [sum_1..sum_D, count], row 1 = [sumsq_1..sumsq_D, 0],
-so `compute-cmvn-stats`/`apply-cmvn` users can read ours. One function, `normalize`, applies any
-mode: `speaker` (each speaker's own stats: the papers' per-speaker z-norm, needs no labels),
-`global` (stats summed over a fold's training part only), `utterance`, or `none`.
+so `compute-cmvn-stats`/`apply-cmvn` users can read ours. The normalisation modes that use these
+statistics are components in `ser.normalization`.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import numpy as np
 
 from ser.errors import SerError
 
-MODES = ("speaker", "global", "utterance", "none")
 VAR_FLOOR = 1e-20  # as Kaldi's apply-cmvn; Emobase intensity deltas have variances near 1e-18
 
 
@@ -57,41 +55,27 @@ def apply_stats(feats: np.ndarray, stats: np.ndarray, variance: bool = True) -> 
     return out.astype(np.float32, copy=False)
 
 
-def normalize(
-    feats: np.ndarray,
-    mode: str,
-    speaker_stats: np.ndarray | None = None,
-    global_stats: np.ndarray | None = None,
-    variance: bool = True,
-) -> np.ndarray:
-    """Normalise one utterance's features according to `mode` (see module docstring)."""
-    if mode == "none":
-        return feats
-    if mode == "utterance":
-        return apply_stats(feats, stats_of(feats), variance)
-    if mode == "speaker":
-        if speaker_stats is None:
-            raise SerError("speaker normalisation needs the speaker's statistics (run `ser compute-cmvn`)")
-        return apply_stats(feats, speaker_stats, variance)
-    if mode == "global":
-        if global_stats is None:
-            raise SerError("global normalisation needs statistics of the training part")
-        return apply_stats(feats, global_stats, variance)
-    raise SerError(f"unknown normalisation '{mode}'; choose one of {', '.join(MODES)}")
+def pool_by_speaker(items: Iterable[tuple[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Statistics per speaker from (speaker, feature matrix) pairs: what `ser compute-cmvn` writes and what
+    `ser score` computes for the clips of one speaker (one implementation for both)."""
+    out: dict[str, np.ndarray] = {}
+    for speaker, feats in items:
+        stats = stats_of(feats)
+        out[speaker] = out[speaker] + stats if speaker in out else stats
+    return out
 
 
 def speaker_stats(feats_scp: str | Path, utt2spk: Mapping[str, str]) -> dict[str, np.ndarray]:
     """Per-speaker stats over every utterance of the speaker in feats.scp (unlabelled audio only)."""
     import kaldiio
 
-    out: dict[str, np.ndarray] = {}
-    for utt, mat in kaldiio.load_scp_sequential(str(feats_scp)):
-        if utt not in utt2spk:
-            raise SerError(f"{feats_scp}: utterance '{utt}' has no speaker in utt2spk")
-        spk = utt2spk[utt]
-        stats = stats_of(mat)
-        out[spk] = out[spk] + stats if spk in out else stats
-    return out
+    def pairs() -> Iterable[tuple[str, np.ndarray]]:
+        for utt, mat in kaldiio.load_scp_sequential(str(feats_scp)):
+            if utt not in utt2spk:
+                raise SerError(f"{feats_scp}: utterance '{utt}' has no speaker in utt2spk")
+            yield utt2spk[utt], mat
+
+    return pool_by_speaker(pairs())
 
 
 def write_cmvn(feat_dir: str | Path, stats: Mapping[str, np.ndarray]) -> None:

@@ -1,9 +1,10 @@
 """The `ser extract` driver: data dir -> feats.ark/feats.scp, in parallel, resumable and atomic.
 
 Why it looks like this:
-- Workers (a process pool, `nj` of them) each build the extractor once and receive utterances
-  in sorted id order; `imap` hands results back in that order, so the ark streams to disk in id
-  order while at most a few feature matrices are in flight (memory stays flat with corpus size).
+- Workers (`nj` processes, ``ser.parallel``) each build the extractor once and featurise utterances
+  (``ser.frontend.featurise``, the same path `ser score` uses) in sorted id order; results come back in
+  that order, so the ark streams to disk in id order while at most a few feature matrices are in flight
+  (memory stays flat with corpus size).
 - Every matrix is flushed to the ark before its scp line is written (see arkio), so a crash or a
   kill leaves a consistent prefix; a rerun recovers it, skips finished utterances and redoes a
   partial one. `feats.yaml` pins the configuration: a rerun with another feature set is refused.
@@ -13,8 +14,6 @@ Why it looks like this:
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +22,14 @@ from typing import Any, Iterator
 import numpy as np
 import yaml
 
-from ser.audio import load_audio
 from ser.datadir import DataDir, write_map
-from ser.errors import InputFileError, SerError
+from ser.errors import SerError
 from ser.fileio import atomic_write, write_text_atomic
 from ser.frontend.arkio import ArkAppender, recover, sort_scp
 from ser.frontend.featureset import FeatureSet
+from ser.frontend.featurise import featurise_task, init_featuriser
 from ser.frontend.versions import package_versions
+from ser.parallel import ordered_map
 
 #: maps copied from the input data dir so the feature dir is a complete data dir of its own
 PASSTHROUGH_EXCLUDE = {"feats.scp", "utt2num_frames"}
@@ -53,58 +53,6 @@ class ExtractResult:
     @property
     def ok(self) -> bool:
         return not self.failures
-
-
-# --- worker side ---------------------------------------------------------------------------------
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(feature_dict: dict[str, Any]) -> None:
-    """Build the extractor once per process; keep each worker single-threaded (nj gives parallelism).
-
-    Thread pools already loaded (numpy's BLAS, OpenMP) ignore OMP_NUM_THREADS set this late, so they
-    are capped with threadpoolctl; competing pools on few cores made numpy front ends ~3x slower.
-    """
-    from threadpoolctl import threadpool_limits
-
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    threadpool_limits(1)
-    fs = FeatureSet.from_dict(feature_dict)
-    _WORKER["fs"] = fs
-    _WORKER["extractor"] = fs.build()
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
-
-
-def _extract_one(task: tuple[str, str, float | None, float | None]) -> tuple[str, np.ndarray | None, str | None]:
-    utt, path, start, end = task
-    fs: FeatureSet = _WORKER["fs"]
-    try:
-        samples = load_audio(path, fs.sample_rate)
-        if start is not None:
-            samples = samples[int(start * fs.sample_rate) : int(end * fs.sample_rate) if end and end > 0 else None]
-            if samples.size == 0:
-                raise InputFileError(path, f"segment {start}-{end} s is empty")
-        feats = fs.postprocess(_WORKER["extractor"](samples, fs.sample_rate))
-        if feats.ndim != 2 or feats.shape[0] == 0:
-            raise InputFileError(path, f"too short: the front end produced no frames from {samples.size / fs.sample_rate:.3f} s")
-        if not np.isfinite(feats).all():
-            raise InputFileError(path, "the front end produced NaN/Inf values")
-        return utt, feats, None
-    except InputFileError as exc:
-        return utt, None, exc.reason
-    except Exception as exc:  # an extractor crash on one file must not stop the batch
-        return utt, None, f"feature extraction failed: {type(exc).__name__}: {exc}"
-
-
-def _run_tasks(tasks: list[tuple], feature_dict: dict[str, Any], nj: int) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
-    if nj <= 1 or len(tasks) <= 1:
-        _init_worker(feature_dict)
-        yield from map(_extract_one, tasks)
-        return
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
-    with mp.get_context(method).Pool(nj, initializer=_init_worker, initargs=(feature_dict,)) as pool:
-        yield from pool.imap(_extract_one, tasks, chunksize=1)
 
 
 # --- driver --------------------------------------------------------------------------------------
@@ -157,23 +105,20 @@ def extract(
     for problem in input_problems or []:
         print(f"ser extract: {problem}", file=sys.stderr)
         result.failures.append(Failure(utt="-", path=problem.split(":", 1)[0], reason=problem.split(": ", 1)[-1]))
-    tasks = []
-    for utt in data.utts:
-        if utt in done:
-            continue
-        path, start, end = data.audio_source(utt)
-        tasks.append((utt, path, start, end))
+    utts = [utt for utt in data.utts if utt not in done]
+    tasks = [data.audio_source(utt) for utt in utts]
 
     show = sys.stderr.isatty() if progress is None else progress
     from tqdm import tqdm
 
     bar = tqdm(total=len(tasks), desc="extract", unit="utt", file=sys.stderr, disable=not show)
     with ArkAppender(ark, scp) as writer:
-        for (utt, feats, error), task in zip(_run_tasks(tasks, fs.to_dict(), nj), tasks):
+        results = ordered_map(featurise_task, tasks, nj, initializer=init_featuriser, initargs=(fs.to_dict(), 1))
+        for utt, task, (feats, error) in zip(utts, tasks, results):
             bar.update(1)
             if error is not None:
-                print(f"ser extract: {task[1]}: {error} (utterance {utt} skipped)", file=sys.stderr)
-                result.failures.append(Failure(utt=utt, path=task[1], reason=error))
+                print(f"ser extract: {task[0]}: {error} (utterance {utt} skipped)", file=sys.stderr)
+                result.failures.append(Failure(utt=utt, path=task[0], reason=error))
                 continue
             writer.append(utt, feats)
             result.extracted += 1

@@ -13,7 +13,12 @@ A new encoder is one file::
             return embedding, {}              # (B, output_dim), dict of tensors for inspection
 
 Every config field needs a default (``ser list-encoders`` prints them). Encoders taking one vector per
-utterance (functionals) register with ``input_kind="utterance"`` and get ``x: (B, D)``. Third-party packages expose encoders through the entry-point group ``ser.encoders``
+utterance (functionals) register with ``input_kind="utterance"`` and get ``x: (B, D)``.
+
+Models that are not torch encoders (the SVM, logistic regression: complete classifiers with their own fit)
+register with :func:`register_classifier` and implement :class:`ser.classifier.Classifier` themselves; the
+same registry, configs and ``encoder:`` key select them. Built-in names are imported one module at a time
+on first use (``_BUILTINS``), so a torch-free model never imports torch. Third-party packages expose encoders through the entry-point group ``ser.encoders``
 (``mine = my_pkg.my_module:MyEncoder``); the entry point is loaded the first time an unknown name is
 looked up, and the loaded module is expected to register the name with :func:`register_encoder`.
 """
@@ -31,7 +36,21 @@ from ser.errors import SerError
 
 ENTRY_POINT_GROUP = "ser.encoders"
 INPUT_KINDS = ("frames", "utterance")
-_BUILTIN_MODULES = ("ser.models.blstm", "ser.models.gagru", "ser.models.alstm", "ser.models.dnn")
+#: what a registered name is: a torch encoder (composed with heads, trained by ser.trainer) or a complete
+#: non-torch classifier (fit/posteriors of its own)
+KINDS = ("torch", "estimator")
+#: built-in names and the module that registers each (imported on first lookup of the name)
+_BUILTINS: dict[str, str] = {
+    "blstm": "ser.models.blstm",
+    "gagru": "ser.models.gagru",
+    "bigru_att": "ser.models.gagru",
+    "alstm": "ser.models.alstm",
+    "alstm_mean": "ser.models.alstm",
+    "alstm_lstm": "ser.models.alstm",
+    "dnn": "ser.models.dnn",
+    "svm": "ser.models.svm",
+    "logreg": "ser.models.logreg",
+}
 
 
 class RegistryError(SerError, ValueError):
@@ -53,6 +72,7 @@ class EncoderEntry:
     default_heads: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     source: str = "builtin"
+    kind: str = "torch"
 
     def make_config(self, conf: dict[str, Any] | None = None):
         return make_config(self.config, conf, where=f"encoder_conf of '{self.name}'")
@@ -78,6 +98,7 @@ def register_encoder(
     input_kind: str = "frames",
     default_heads: dict[str, Any] | None = None,
     description: str | None = None,
+    kind: str = "torch",
 ) -> Callable[[type], type]:
     """Class decorator: register ``cls`` under ``name``. A name already taken is an error.
 
@@ -89,8 +110,12 @@ def register_encoder(
         raise RegistryError(f"encoder '{name}': input_kind must be one of {INPUT_KINDS}, not '{input_kind}'")
     if not dataclasses.is_dataclass(config):
         raise RegistryError(f"encoder '{name}': config must be a dataclass, got {config!r}")
+    if kind not in KINDS:
+        raise RegistryError(f"encoder '{name}': kind must be one of {KINDS}, not '{kind}'")
 
     def decorate(cls: type) -> type:
+        if name in _BUILTINS and cls.__module__ != _BUILTINS[name]:
+            raise RegistryError(f"encoder name '{name}' is already registered by the built-in {_BUILTINS[name]}; choose another name")
         if name in _REGISTRY:
             other = _REGISTRY[name]
             raise RegistryError(
@@ -98,9 +123,9 @@ def register_encoder(
                 f"({other.source}); choose another name"
             )
         text = description if description is not None else ((cls.__doc__ or "").strip().splitlines() or [""])[0]
-        source = "builtin" if cls.__module__ in _BUILTIN_MODULES else cls.__module__
+        source = "builtin" if cls.__module__ in _BUILTINS.values() else cls.__module__
         _REGISTRY[name] = EncoderEntry(
-            name, cls, config, input_kind, copy.deepcopy(dict(default_heads or {})), text.strip(), source
+            name, cls, config, input_kind, copy.deepcopy(dict(default_heads or {})), text.strip(), source, kind
         )
         if not hasattr(cls, "input_kind"):
             cls.input_kind = input_kind
@@ -109,13 +134,22 @@ def register_encoder(
     return decorate
 
 
+def register_classifier(name: str, config: type, input_kind: str = "utterance",
+                        description: str | None = None) -> Callable[[type], type]:
+    """Class decorator for a complete non-torch classifier (``ser.classifier.Classifier``: fit, posteriors,
+    state, from_state); it needs no heads and no trainer."""
+    return register_encoder(name, config, input_kind=input_kind, description=description, kind="estimator")
+
+
 def unregister_encoder(name: str) -> None:
     """Remove a name (tests, interactive work). Unknown names are ignored."""
     _REGISTRY.pop(name, None)
 
 
-def _ensure_builtins() -> None:
-    for module in _BUILTIN_MODULES:
+def _ensure_builtins(name: str | None = None) -> None:
+    """Import the module that registers built-in `name` (every built-in module when None)."""
+    modules = set(_BUILTINS.values()) if name is None else {_BUILTINS[name]} if name in _BUILTINS else set()
+    for module in sorted(modules):
         importlib.import_module(module)
 
 
@@ -148,8 +182,9 @@ def _load_plugin(name: str) -> bool:
 def get_encoder(name: str) -> EncoderEntry:
     """The entry for ``name``: built-ins first, then the ``ser.encoders`` entry points (loaded lazily)."""
     if name not in _REGISTRY:
-        _ensure_builtins()
+        _ensure_builtins(name)
     if name not in _REGISTRY and not _load_plugin(name):
+        _ensure_builtins()
         known = ", ".join(sorted(_REGISTRY)) or "none"
         raise RegistryError(
             f"unknown encoder '{name}' (known: {known}; plugins come from entry points '{ENTRY_POINT_GROUP}')"

@@ -1,57 +1,57 @@
-"""Classic baselines that are not torch models: the linear SVM on utterance functionals (paper 002:
-eGeMAPS 88-d, linear kernel, C=1, balanced class weights).
+"""``svm``: the linear SVM on utterance functionals (paper 002's baseline: eGeMAPS 88-d, linear kernel,
+C=1, balanced class weights), as a registered classifier.
 
-The SVM has no hyper-parameter search, so it trains on the fold's training and validation
-speakers together (every speaker but the test speaker).
+It has no hyper-parameter search, so it trains on the fold's training and validation speakers together
+(every speaker but the test speaker).
 
-Posteriors (`probability: true`, the default) are libsvm's: a sigmoid per class pair fitted by Platt
+Scores (`probability: true`, the default) are libsvm's posteriors: a sigmoid per class pair fitted by Platt
 scaling on libsvm's internal 5-fold cross-validation, combined by the pairwise coupling of Wu, Lin and
 Weng (2004, their second method, as libsvm implements it). The label is the arg-max of these posteriors,
-as scikit-learn's `predict_proba` gives. Without Platt parameters (`probability: false`) the posteriors
-are a softmax over one-vs-one votes: their arg-max is the SVM's vote label, but they are not probabilities.
+as scikit-learn's `predict_proba` gives. Without Platt parameters (`probability: false`) the scores are
+*vote shares* (a softmax over one-vs-one votes, `output_kind` says so): their arg-max is the SVM's vote
+label, but they are not probabilities.
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, Sequence
 
 import numpy as np
 
-from ser.errors import SerError
-
-SKLEARN_ENCODERS = ("svm",)
+from ser.classifier import POSTERIORS, VOTE_SHARES
+from ser.models.estimator import Estimator, array
+from ser.models.registry import register_classifier
 
 
 @dataclass
 class SVMConfig:
     C: float = 1.0
     class_weight: str = "balanced"  # balanced | none
-    probability: bool = True  # Platt-scaled pairwise posteriors + coupling (libsvm -b 1); else vote softmax
+    probability: bool = True  # Platt-scaled pairwise posteriors + coupling (libsvm -b 1); else vote shares
 
 
-class LinearSVMClassifier:
-    """scikit-learn SVC with a linear kernel (libsvm, one-vs-one), as paper 002's baseline states.
+@register_classifier("svm", config=SVMConfig,
+                     description="linear SVM (scikit-learn SVC, one-vs-one) on functionals; paper 002's baseline")
+class LinearSVM(Estimator):
+    """scikit-learn SVC with a linear kernel (libsvm, one-vs-one), kept as plain arrays (one hyperplane per
+    class pair): prediction is one-vs-one voting, ties broken by the summed decision confidence."""
 
-    Kept as plain arrays (one hyperplane per class pair), so a model file needs no pickle:
-    prediction is one-vs-one voting, ties broken by the summed decision confidence.
-    """
+    name = "svm"
+    config_class = SVMConfig
 
-    def __init__(self, config: SVMConfig, classes: Sequence[str]) -> None:
-        self.config = config
-        self.classes = list(classes)
+    def __init__(self, config: SVMConfig, classes) -> None:
+        super().__init__(config, classes)
+        self.output_kind = POSTERIORS if config.probability else VOTE_SHARES
         self.pairs: np.ndarray | None = None  # (P, 2) class indices (i, j): positive decision votes i
         self.coef: np.ndarray | None = None  # (P, D)
         self.intercept: np.ndarray | None = None  # (P,)
         self.prob_a: np.ndarray | None = None  # (P,) Platt sigmoid per pair: P(i | i or j) = 1 / (1 + exp(A d + B))
         self.prob_b: np.ndarray | None = None
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> "LinearSVMClassifier":
+    def fit_arrays(self, x: np.ndarray, y: np.ndarray) -> None:
         from sklearn.svm import SVC
 
-        if np.unique(y).size < 2:
-            raise SerError("the SVM needs at least two classes in its training data")
         weight = "balanced" if self.config.class_weight == "balanced" else None
         svm = SVC(kernel="linear", C=self.config.C, class_weight=weight, decision_function_shape="ovo",
                   probability=bool(self.config.probability), random_state=0)
@@ -68,7 +68,8 @@ class LinearSVMClassifier:
                 warnings.simplefilter("ignore", FutureWarning)
                 self.prob_a = np.asarray(svm.probA_, dtype=np.float64)
                 self.prob_b = np.asarray(svm.probB_, dtype=np.float64)
-        return self
+        else:
+            self.output_kind = VOTE_SHARES
 
     def votes(self, x: np.ndarray) -> np.ndarray:
         """(N, C) one-vs-one votes plus a confidence in (-1/3, 1/3) that only breaks ties (as libsvm's ovr shape)."""
@@ -84,8 +85,8 @@ class LinearSVMClassifier:
             confidence[:, j] -= decision[:, k]
         return votes + confidence / (3 * (np.abs(confidence) + 1))
 
-    def posteriors(self, x: np.ndarray) -> np.ndarray:
-        """(N, C) class posteriors: coupled Platt probabilities, or a vote softmax without Platt parameters."""
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """(N, C): coupled Platt probabilities, or vote shares without Platt parameters."""
         if self.prob_a is not None:
             return self._coupled_probabilities(x)
         z = self.votes(x)
@@ -109,13 +110,22 @@ class LinearSVMClassifier:
         out[:, present] = couple_pairwise(r)
         return out
 
-    def state(self) -> dict[str, Any]:
-        import torch
-
-        out = {"pairs": torch.tensor(self.pairs), "coef": torch.tensor(self.coef), "intercept": torch.tensor(self.intercept)}
+    def state(self) -> dict[str, np.ndarray]:
+        out = {"pairs": self.pairs, "coef": self.coef, "intercept": self.intercept}
         if self.prob_a is not None:
-            out.update(prob_a=torch.tensor(self.prob_a), prob_b=torch.tensor(self.prob_b))
+            out.update(prob_a=self.prob_a, prob_b=self.prob_b)
         return out
+
+    def load_arrays(self, state: dict[str, np.ndarray]) -> None:
+        self.pairs = array(state, "pairs", self.name).astype(np.int64)
+        self.coef = array(state, "coef", self.name).astype(np.float64)
+        self.intercept = array(state, "intercept", self.name).astype(np.float64)
+        if "prob_a" in state:  # Platt parameters: calibrated posteriors
+            self.prob_a = array(state, "prob_a", self.name).astype(np.float64)
+            self.prob_b = array(state, "prob_b", self.name).astype(np.float64)
+        else:
+            self.output_kind = VOTE_SHARES
+
 
 
 def pairwise_sigmoid(decision: np.ndarray, a: float, b: float, min_prob: float = 1e-7) -> np.ndarray:
@@ -157,9 +167,3 @@ def couple_pairwise(r: np.ndarray) -> np.ndarray:
             pa /= scale[:, None]
         p[idx[~done]] = pa
     return p
-
-
-def make_svm_config(conf: dict[str, Any]) -> SVMConfig:
-    from ser.config import make_dataclass
-
-    return make_dataclass(SVMConfig, dict(conf or {}), "encoder_conf of 'svm'")

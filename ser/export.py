@@ -1,0 +1,123 @@
+"""`ser export`: an experiment -> one model bundle that `ser score` loads.
+
+Two sources:
+  * ``fold=NAME``: the fold's own model file (``fold_NAME/model.ser``, the model that was scored on that
+    fold), with the experiment's protocol and results added;
+  * otherwise the final model, **retrained** on every speaker of the experiment's feature dir
+    (``train_all_speakers``): there is no validation speaker left, so nothing is selected while it trains;
+    the settings come from the folds (``Classifier.final_config``: torch encoders run for the median best
+    epoch over the folds, non-torch models are fitted as in every fold). It is written to
+    ``exp/all_speakers/`` (model.ser, train.log, .done) and reused by later exports.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ser.bundle import MODEL_FILE, load_bundle, save_bundle
+from ser.errors import SerError
+
+ALL_SPEAKERS_DIR = "all_speakers"
+Logger = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _results_summary(exp_dir: Path) -> dict[str, Any] | None:
+    path = exp_dir / "results.json"
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    pooled = data.get("pooled") or {}
+    return {"num_folds": data.get("num_folds"), "num_utterances": data.get("num_utterances"),
+            "mean": data.get("mean"), "std": data.get("std"),
+            "pooled": {k: pooled.get(k) for k in ("n", "uar", "wa", "macro_f1") if k in pooled}}
+
+
+def find_feat_dir(exp_dir: Path, given: str | Path | None, protocol: dict[str, Any]) -> Path:
+    """--feat-dir, else protocol.yaml's feat_dir (a relative one is tried from the cwd, then from the exp dir's parents)."""
+    if given:
+        return Path(given)
+    recorded = Path(protocol.get("feat_dir") or "")
+    if recorded.is_absolute() or (recorded / "feats.scp").is_file():
+        return recorded
+    for base in exp_dir.resolve().parents:
+        if (base / recorded / "feats.scp").is_file():
+            return base / recorded
+    return recorded
+
+
+def fold_models(exp_dir: Path) -> list[Path]:
+    return sorted(p / MODEL_FILE for p in exp_dir.glob("fold_*") if (p / MODEL_FILE).is_file())
+
+
+def train_all_speakers(exp_dir: str | Path, feat_dir: str | Path | None = None, overrides: Sequence[str] = (),
+                       force: bool = False, log: Logger = _stderr) -> Path:
+    """Train the final model on every speaker of the experiment's feature dir; returns its model file."""
+    from ser.classifier import classifier_class
+    from ser.config import load_config
+    from ser.evaluate import FoldLogger, fit_model, resolve_classes, save_model
+    from ser.features_table import FeatureTable
+    from ser.fileio import write_text_atomic
+
+    exp_dir = Path(exp_dir)
+    out = exp_dir / ALL_SPEAKERS_DIR
+    if (out / ".done").is_file() and (out / MODEL_FILE).is_file() and not force:
+        log(f"reusing {out}/{MODEL_FILE} (--retrain-all trains it again)")
+        return out / MODEL_FILE
+    feat_dir = find_feat_dir(exp_dir, feat_dir, _read_yaml(exp_dir / "protocol.yaml"))
+    if not (feat_dir / "feats.scp").is_file():
+        raise SerError(f"{exp_dir}: the feature dir '{feat_dir}' is not there; pass --feat-dir")
+    if not (exp_dir / "config.yaml").is_file():
+        raise SerError(f"{exp_dir}/config.yaml is missing: not an experiment dir of `ser evaluate`")
+    cfg = load_config(exp_dir / "config.yaml", list(overrides))
+    folds = [load_bundle(p) for p in fold_models(exp_dir)]
+    table = FeatureTable(feat_dir)
+    classes = folds[0].classes if folds else resolve_classes(cfg, table.data)
+    out.mkdir(parents=True, exist_ok=True)
+    fold_log = FoldLogger(out / "train.log", prefix="[all speakers] ")
+    try:
+        final = classifier_class(cfg.encoder).final_config(cfg, [f.meta.get("training") or {} for f in folds], fold_log)
+        fold_log(f"final model: every speaker of {feat_dir} ({len(table.data.speakers)}), no validation speaker")
+        trained = fit_model(final, table, table.utts, [], classes, out, fold_log)
+        save_model(out / MODEL_FILE, final, trained, classes, table, "all speakers")
+        (out / "checkpoint.pt").unlink(missing_ok=True)
+        write_text_atomic(out / ".done", "")
+    finally:
+        fold_log.close()
+    return out / MODEL_FILE
+
+
+def export_bundle(exp_dir: str | Path, out_file: str | Path, fold: str | None = None, feat_dir: str | Path | None = None,
+                  overrides: Sequence[str] = (), force_retrain: bool = False, log: Logger = _stderr) -> Path:
+    """Write the bundle of a fold's model (`fold`) or of the all-speaker model (trained if needed)."""
+    exp_dir = Path(exp_dir)
+    if not exp_dir.is_dir():
+        raise SerError(f"{exp_dir}: not an experiment dir")
+    if fold is not None:
+        model_file = exp_dir / f"fold_{fold}" / MODEL_FILE
+        if not model_file.is_file():
+            known = ", ".join(p.parent.name[5:] for p in fold_models(exp_dir)) or "none"
+            hint = " (a fold trained by ser 0.1 has model.pt: rerun `ser evaluate` for it)" if (model_file.parent / "model.pt").is_file() else ""
+            raise SerError(f"{model_file}: no such fold model (folds with a model: {known}){hint}")
+    else:
+        model_file = train_all_speakers(exp_dir, feat_dir, overrides, force_retrain, log)
+    model = load_bundle(model_file)
+    meta = {**model.meta, "protocol": _read_yaml(exp_dir / "protocol.yaml") or None, "results": _results_summary(exp_dir),
+            "experiment": exp_dir.name}
+    meta["training"] = {**meta.get("training", {}), "model_file": str(model_file)}
+    path = save_bundle(out_file, meta, model.model_state, model.norm_state)
+    log(f"{path}: {model.encoder} ({meta['training'].get('source')}), {len(model.classes)} classes, "
+        f"normalisation {model.normalization}")
+    return path

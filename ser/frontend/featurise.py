@@ -1,0 +1,64 @@
+"""Featurise one clip: audio (a whole file or a region) -> the feature set's matrix, or the reason it failed.
+
+The one path shared by `ser extract` and `ser score`, so a clip scored later gets exactly the features its
+training data had. Runs in worker processes: `init_featuriser` builds the extractor once per process
+(building openSMILE costs more than a short clip) and caps the worker's thread pools.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import numpy as np
+
+from ser.audio import open_audio
+from ser.errors import InputFileError
+from ser.frontend.featureset import FeatureSet
+
+#: (audio path, start s or None, end s or None)
+Task = tuple[str, "float | None", "float | None"]
+
+_WORKER: dict[str, Any] = {}
+
+
+def init_featuriser(feature_dict: dict[str, Any], threads: int = 1) -> None:
+    """Build the extractor for this process (kept while the feature set is the same) and cap its threads.
+
+    Thread pools already loaded (numpy's BLAS, OpenMP) ignore OMP_NUM_THREADS set this late, so they are
+    capped with threadpoolctl; competing pools on few cores made numpy front ends ~3x slower.
+    """
+    if threads:
+        from threadpoolctl import threadpool_limits
+
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+        threadpool_limits(threads)
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
+    if _WORKER.get("fs_dict") != feature_dict:
+        fs = FeatureSet.from_dict(feature_dict)
+        _WORKER.update(fs=fs, extractor=fs.build(), fs_dict=dict(feature_dict))
+
+
+def featurise(fs: FeatureSet, extractor: Any, path: str, start: float | None = None, end: float | None = None) -> np.ndarray:
+    """Features of one clip (float32, frames x dim); InputFileError names the file and the reason."""
+    samples = open_audio(path).read(start, end, fs.sample_rate)
+    feats = fs.postprocess(extractor(samples, fs.sample_rate))
+    if feats.ndim != 2 or feats.shape[0] == 0:
+        raise InputFileError(path, f"too short: the front end produced no frames from {samples.size / fs.sample_rate:.3f} s")
+    if not np.isfinite(feats).all():
+        raise InputFileError(path, "the front end produced NaN/Inf values")
+    return np.asarray(feats, dtype=np.float32)
+
+
+def featurise_task(task: Task) -> tuple[np.ndarray | None, str | None]:
+    """`featurise` in a worker (after `init_featuriser`): (features, None) or (None, reason); never raises
+    for one bad clip, so the rest of the batch goes on."""
+    path, start, end = task
+    try:
+        return featurise(_WORKER["fs"], _WORKER["extractor"], path, start, end), None
+    except InputFileError as exc:
+        return None, exc.reason
+    except Exception as exc:  # an extractor crash on one file must not stop the batch
+        return None, f"feature extraction failed: {type(exc).__name__}: {exc}"

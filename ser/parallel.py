@@ -1,0 +1,69 @@
+"""Running independent tasks in worker processes: the one place `ser` parallelises (extraction, scoring,
+folds), through the standard ``concurrent.futures`` interface.
+
+Why one module: the verbs need the same things from a pool (results in input order with only a few in
+flight, or results as they finish; a worker initialiser; a clear error instead of a hang when a worker
+dies) and should not each carry a copy. ``ProcessPoolExecutor`` raises ``BrokenProcessPool`` on the
+futures of a worker killed from outside (the OOM killer) where ``multiprocessing.Pool`` waits for ever.
+
+Start methods: `fork` where safe (the parent has run no torch/OpenMP threads: extraction, scoring) because
+workers start at once; `spawn` for fold training, since a forked child of a process whose OpenMP threads
+already ran can deadlock.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import sys
+from collections import deque
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def default_start_method() -> str:
+    return "fork" if sys.platform.startswith("linux") else "spawn"
+
+
+def process_pool(nj: int, initializer: Callable[..., None] | None = None, initargs: Sequence[Any] = (),
+                 start_method: str | None = None) -> Executor:
+    """A local pool of `nj` worker processes."""
+    context = mp.get_context(start_method or default_start_method())
+    return ProcessPoolExecutor(max_workers=nj, mp_context=context, initializer=initializer, initargs=tuple(initargs))
+
+
+def ordered_map(fn: Callable[[T], R], tasks: Iterable[T], nj: int, initializer: Callable[..., None] | None = None,
+                initargs: Sequence[Any] = (), start_method: str | None = None, in_flight: int = 0) -> Iterator[R]:
+    """`fn(task)` for every task, yielded in task order; with `nj` > 1 in worker processes with at most
+    `in_flight` (default 2 x nj) tasks submitted ahead, so memory stays flat however many tasks there are.
+    With `nj` <= 1 everything runs here, after calling `initializer` once."""
+    tasks = iter(tasks)
+    if nj <= 1:
+        if initializer is not None:
+            initializer(*initargs)
+        yield from map(fn, tasks)
+        return
+    with process_pool(nj, initializer, initargs, start_method) as pool:
+        pending: deque[Future] = deque()
+        limit = in_flight or 2 * nj
+        for task in tasks:
+            pending.append(pool.submit(fn, task))
+            if len(pending) >= limit:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def completed_map(fn: Callable[[T], R], tasks: Sequence[T], nj: int, start_method: str | None = None
+                  ) -> Iterator[tuple[T, R | None, BaseException | None]]:
+    """(task, result, None) or (task, None, error) for every task, as each finishes; one failing task does not
+    stop the others."""
+    with process_pool(min(nj, len(tasks)), start_method=start_method) as pool:
+        futures = {pool.submit(fn, task): task for task in tasks}
+        for future in as_completed(futures):
+            try:
+                yield futures[future], future.result(), None
+            except BaseException as err:  # noqa: BLE001 - handed to the caller with its task
+                yield futures[future], None, err
