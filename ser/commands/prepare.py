@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 
 NAME = "prepare"
-HELP = "Make a data dir (wav.scp, utt2spk, utt2emo, ...) from emodb, ravdess, iemocap or any folder of audio (wavdir)."
+HELP = (
+    "Make a data dir (wav.scp, utt2spk, utt2emo, ...) from emodb, ravdess, iemocap, msp_improv, tess, savee, "
+    "crema_d, emovo or any folder of audio (wavdir)."
+)
 EXAMPLES = [
     "ser prepare emodb ../shared/data/emodb data/emodb",
     "ser prepare ravdess ~/corpora/ravdess data/ravdess",
@@ -14,10 +17,11 @@ EXAMPLES = [
     "ser prepare wavdir my_clips data/my_clips                                      # unlabelled; speaker = folder",
     "ser prepare wavdir --labels labels.csv my_clips data/my_clips                  # CSV columns file,label",
     "ser prepare wavdir --label-regex '_(?P<emo>[a-z]+)\\.wav$' --speaker-regex '^(?P<spk>[^_]+)_' clips data/clips",
+    "ser prepare crema_d ~/corpora/CREMA-D data/crema_d          # genders from VideoDemographics.csv",
 ]
 
 #: Same names as ser.corpora.PREPARERS (kept here so `ser --help` does not import the corpus modules).
-CORPORA = ("emodb", "ravdess", "iemocap", "msp_improv", "wavdir")
+CORPORA = ("emodb", "ravdess", "iemocap", "msp_improv", "tess", "savee", "crema_d", "emovo", "wavdir")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
