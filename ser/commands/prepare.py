@@ -17,6 +17,8 @@ EXAMPLES = [
     "ser prepare wavdir my_clips data/my_clips                                      # unlabelled; speaker = folder",
     "ser prepare wavdir --labels labels.csv my_clips data/my_clips                  # CSV columns file,label",
     "ser prepare wavdir --label-regex '_(?P<emo>[a-z]+)\\.wav$' --speaker-regex '^(?P<spk>[^_]+)_' clips data/clips",
+    "ser prepare wavdir --label-regex '_(?P<emo>[a-z]+)\\d\\d\\.wav$' --label-map codes.yaml clips data/clips  "
+    "# codes.yaml: {a: anger, sa: sadness, ps: surprise}",
     "ser prepare crema_d ~/corpora/CREMA-D data/crema_d          # genders from VideoDemographics.csv",
 ]
 
@@ -55,6 +57,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="wavdir: regex with a group (?P<spk>...), as --label-regex; default speaker = the parent folder's name",
     )
+    parser.add_argument(
+        "--label-map",
+        metavar="FILE_OR_NAME",
+        default=None,
+        help="wavdir: YAML mapping raw label codes to names (e.g. {a: anger, sa: sadness}), or a shipped map's "
+        "name (ser/labelmaps: emodb, ravdess, tess, ...); null drops a code; a code not in the map is reported "
+        "and its file skipped (map a code to itself to keep it)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         labels=args.labels,
         label_regex=args.label_regex,
         speaker_regex=args.speaker_regex,
+        label_map=args.label_map,
     )
     print(f"{args.data_dir}: {len(data.utts)} utterances, {len(data.speakers)} speakers")
     return 0
