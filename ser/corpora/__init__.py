@@ -44,6 +44,7 @@ _MANAGED_FILES = (
     "utt2intensity",
     "utt2channel",
     "utt2sentence",
+    "utt2corpus",
     "text",
 )
 
