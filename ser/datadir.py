@@ -23,6 +23,7 @@ OPTIONAL_UTT_MAPS = (
     "utt2session",
     "utt2dialog",
     "utt2turn",
+    "utt2corpus",
     "text",
     "utt2num_frames",
     "feats.scp",

@@ -2,8 +2,9 @@
 
 The trees are made by code at test time; their audio is real speech COPIED from files the caller
 passes (EmoDB wavs: 16 kHz mono 16-bit, like IEMOCAP and RAVDESS audio), so feature extraction and
-training run on real recordings under the other corpora's names. Nothing here is a copy of IEMOCAP
-or RAVDESS themselves (IEMOCAP is licence-gated): only their documented layouts and formats.
+training run on real recordings under the other corpora's names. Nothing here is a copy of IEMOCAP,
+RAVDESS, TESS, SAVEE, CREMA-D or EMOVO themselves (IEMOCAP is licence-gated; the others are not on
+this machine): only their documented layouts and formats.
 
 Reused by recipe tests, e.g. a 2-session x 2-speaker IEMOCAP with 8 kept utterances per speaker
 over all four classes::
@@ -264,4 +265,140 @@ def build_mini_ravdess(
             modality = 1 + v % 2
             stem = ravdess_name(modality, 1, emotions[v % len(emotions)], 1, 1, 1, actor)
             (actor_dir / f"{stem}.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not a real video")
+    return root
+
+
+# --- TESS, SAVEE, CREMA-D, EMOVO -----------------------------------------------------------------
+# Miniature trees in the layouts the corpora's documentation and releases use; audio copied from the
+# caller's files. Decoys (files a preparer must skip) are added by the tests themselves, next to these.
+
+#: TESS release folders per speaker and file-name emotion code, with the release's own spelling and case.
+TESS_FOLDERS = {
+    "OAF": {
+        "angry": "OAF_angry", "disgust": "OAF_disgust", "fear": "OAF_Fear", "happy": "OAF_happy",
+        "neutral": "OAF_neutral", "ps": "OAF_Pleasant_surprise", "sad": "OAF_Sad",
+    },
+    "YAF": {
+        "angry": "YAF_angry", "disgust": "YAF_disgust", "fear": "YAF_fear", "happy": "YAF_happy",
+        "neutral": "YAF_neutral", "ps": "YAF_pleasant_surprised", "sad": "YAF_sad",
+    },
+}
+
+
+def _copier(audio_source_files: Sequence[str | Path], builder: str):
+    """A function copying audio_source_files[i % len] to each path it is given, in turn."""
+    if not audio_source_files:
+        raise ValueError(f"{builder} needs at least one audio file to copy")
+    count = [0]
+
+    def copy(target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(audio_source_files[count[0] % len(audio_source_files)], target)
+        count[0] += 1
+
+    return copy
+
+
+def build_mini_tess(
+    root: str | Path, audio_source_files: Sequence[str | Path], words: Sequence[str] = ("back", "chair")
+) -> Path:
+    """Write ``root/<TESS_FOLDERS folder>/<SPK>_<word>_<code>.wav`` for both speakers, every word and all 7
+    emotion codes (``ps`` = pleasant surprise), and return root: 2 x len(words) x 7 files."""
+    root = Path(root)
+    copy = _copier(audio_source_files, "build_mini_tess")
+    for spk, folders in TESS_FOLDERS.items():
+        for code, folder in folders.items():
+            for word in words:
+                copy(root / folder / f"{spk}_{word}_{code}.wav")
+    return root
+
+
+SAVEE_SPEAKERS = ("DC", "JE", "JK", "KL")
+SAVEE_PREFIXES = ("a", "d", "f", "h", "n", "sa", "su")
+
+
+def savee_clips(clips_per_emotion: int = 1) -> list[str]:
+    """Clip names of one speaker: each prefix numbered 01.., neutral with twice as many (as in the corpus)."""
+    return [
+        f"{prefix}{k:02d}"
+        for prefix in SAVEE_PREFIXES
+        for k in range(1, (2 if prefix == "n" else 1) * clips_per_emotion + 1)
+    ]
+
+
+def build_mini_savee(
+    root: str | Path,
+    audio_source_files: Sequence[str | Path],
+    speakers: Sequence[str] = SAVEE_SPEAKERS,
+    clips_per_emotion: int = 1,
+    flat: bool = False,
+) -> Path:
+    """Write the release layout ``root/AudioData/<SPK>/<prefix><nn>.wav`` (or, with `flat`, ``root/<SPK>_<prefix><nn>.wav``)
+    and return root. Files per speaker: 8 x clips_per_emotion (neutral counts twice)."""
+    root = Path(root)
+    copy = _copier(audio_source_files, "build_mini_savee")
+    for spk in speakers:
+        for clip in savee_clips(clips_per_emotion):
+            copy(root / f"{spk}_{clip}.wav" if flat else root / "AudioData" / spk / f"{clip}.wav")
+    return root
+
+
+CREMA_EMOTIONS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
+
+
+def crema_d_stems(actors: Sequence[int], sentences: Sequence[str]) -> list[str]:
+    """Stems as in the release: IEO in LO/MD/HI for each emotion but neutral (XX), every other sentence XX only."""
+    stems = []
+    for actor in actors:
+        for sentence in sentences:
+            for emotion in CREMA_EMOTIONS:
+                levels = ("LO", "MD", "HI") if sentence == "IEO" and emotion != "NEU" else ("XX",)
+                stems.extend(f"{actor}_{sentence}_{emotion}_{level}" for level in levels)
+    return stems
+
+
+def build_mini_crema_d(
+    root: str | Path,
+    audio_source_files: Sequence[str | Path],
+    actors: Sequence[int] = (1001, 1002, 1091),
+    sentences: Sequence[str] = ("IEO", "DFA"),
+    demographics: dict[int, str] | None = None,
+) -> Path:
+    """Write ``root/AudioWAV/<stem>.wav`` (crema_d_stems), a few ``AudioMP3/<stem>.mp3`` stand-ins (not audio;
+    a preparer reading .wav must ignore them) and, with `demographics` ({actor: "Male"|"Female"|...}),
+    ``root/VideoDemographics.csv`` with the release's columns ActorID, Age, Sex, Race, Ethnicity. Returns root."""
+    root = Path(root)
+    copy = _copier(audio_source_files, "build_mini_crema_d")
+    stems = crema_d_stems(actors, sentences)
+    for stem in stems:
+        copy(root / "AudioWAV" / f"{stem}.wav")
+    (root / "AudioMP3").mkdir(parents=True, exist_ok=True)
+    for stem in stems[:3]:
+        (root / "AudioMP3" / f"{stem}.mp3").write_bytes(b"ID3 not real mp3 data")
+    if demographics is not None:
+        rows = ["ActorID,Age,Sex,Race,Ethnicity"]
+        rows += [f"{actor},{30 + actor % 40},{sex},Caucasian,Not Hispanic" for actor, sex in demographics.items()]
+        (root / "VideoDemographics.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return root
+
+
+EMOVO_EMOTIONS = ("dis", "gio", "neu", "pau", "rab", "sor", "tri")
+
+
+def build_mini_emovo(
+    root: str | Path,
+    audio_source_files: Sequence[str | Path],
+    actors: Sequence[str] = ("f1", "m2"),
+    sentences: Sequence[str] = ("b1", "l2"),
+) -> Path:
+    """Write ``root/<actor>/<emo>-<actor>-<sentence>.wav`` for every emotion code and a ``documents/`` folder
+    (the release has one; not audio), and return root: len(actors) x 7 x len(sentences) files."""
+    root = Path(root)
+    copy = _copier(audio_source_files, "build_mini_emovo")
+    for actor in actors:
+        for emotion in EMOVO_EMOTIONS:
+            for sentence in sentences:
+                copy(root / actor / f"{emotion}-{actor}-{sentence}.wav")
+    (root / "documents").mkdir(parents=True, exist_ok=True)
+    (root / "documents" / "emovo.txt").write_text("corpus description (not audio)\n", encoding="utf-8")
     return root

@@ -325,6 +325,75 @@ def test_wavdir_bad_options(clips, tmp_path):
         prepare("wavdir", clips, tmp_path / "data", label_regex=r"(?P<emo>x)", labels=tmp_path / "x.csv")
     with pytest.raises(SerError, match="labels CSV does not exist"):
         prepare("wavdir", clips, tmp_path / "data", labels=tmp_path / "x.csv")
+    with pytest.raises(SerError, match="give it with labels"):
+        prepare("wavdir", clips, tmp_path / "data", label_map="ravdess")
+    with pytest.raises(SerError, match="neither a file nor a shipped map"):
+        prepare("wavdir", clips, tmp_path / "data", label_regex=r"_(?P<emo>[a-z]+)\.", label_map=tmp_path / "no.yaml")
+
+
+@pytest.fixture
+def savee_like(emodb_dir, tmp_path) -> Path:
+    """A flat folder of SAVEE-style names (speaker_code+number), real EmoDB audio, one file per code."""
+    root = tmp_path / "flat"
+    root.mkdir()
+    wavs = sorted(emodb_dir.glob("*.wav"))
+    for wav, name in zip(wavs, ["DC_a01", "DC_sa02", "JE_su01", "JE_n01", "JE_x01", "KL_d01", "KL_Sa03"]):
+        shutil.copy(wav, root / f"{name}.wav")
+    return root
+
+
+def test_wavdir_label_map(savee_like, tmp_path, capsys):
+    codes = tmp_path / "codes.yaml"
+    codes.write_text("# SAVEE-style prefixes\na: anger\nsa: sadness\nsu: surprise\nn: neutral\nd: null\n")
+    disk = reread(
+        prepare(
+            "wavdir",
+            savee_like,
+            tmp_path / "data",
+            label_regex=r"_(?P<emo>[A-Za-z]+)\d\d\.wav$",
+            speaker_regex=r"^(?P<spk>[A-Z]+)_",
+            label_map=codes,
+        )
+    )
+    assert disk.utt2emo == {
+        "DC-DC_a01": "anger", "DC-DC_sa02": "sadness", "JE-JE_n01": "neutral", "JE-JE_su01": "surprise",
+        "KL-KL_Sa03": "sadness",  # codes are lower-cased before the map is looked up
+    }
+    err = capsys.readouterr().err
+    assert f"{savee_like / 'JE_x01.wav'}: label 'x' is not in the label map {codes}" in err
+    assert "dropped (null in the label map" in err and "d 1" in err
+    assert "ONE speaker" not in err
+
+
+def test_wavdir_shipped_label_map_and_cli(clips, tmp_path, capsys):
+    disk = reread(prepare("wavdir", clips, tmp_path / "data", label_regex=r"_(?P<emo>[a-z]+)\.", label_map="ravdess"))
+    assert sorted(disk.utt2emo.values()) == ["anger", "happiness", "neutral", "sadness"]
+    codes = tmp_path / "codes.yaml"
+    codes.write_text("happy: joy\nsad: sorrow\nangry: null\nneutral: neutral\n")  # free target names
+    args = ["prepare", "wavdir", "--label-regex", r"_(?P<emo>[a-z]+)\.", "--label-map", str(codes)]
+    assert main([*args, str(clips), str(tmp_path / "cli")]) == 0
+    assert sorted(DataDir.read(tmp_path / "cli").utt2emo.values()) == ["joy", "neutral", "sorrow"]
+    codes.write_text("yes: happiness\n")
+    assert main([*args, str(clips), str(tmp_path / "cli2")]) != 0
+    assert "quote such labels" in capsys.readouterr().err
+
+
+def test_wavdir_one_speaker_warning(emodb_dir, tmp_path, capsys):
+    flat = tmp_path / "clips"
+    flat.mkdir()
+    for spk in ("03", "08", "09"):
+        shutil.copy(sorted(emodb_dir.glob(f"{spk}*.wav"))[0], flat)
+    data = prepare("wavdir", flat, tmp_path / "data")
+    assert data.speakers == ["clips"]
+    err = capsys.readouterr().err
+    assert "warning: all 3 clips have ONE speaker, 'clips'" in err
+    assert "all the files are in one folder" in err
+    assert "per-speaker normalisation" in err and "--speaker-regex" in err
+    data = prepare("wavdir", flat, tmp_path / "data", speaker_regex=r"^(?P<spk>\d\d)")
+    assert data.speakers == ["03", "08", "09"]
+    assert "ONE speaker" not in capsys.readouterr().err
+    prepare("wavdir", flat, tmp_path / "data", speaker_regex=r"^(?P<spk>\d)")
+    assert "the speaker regex gives the same speaker for every file" in capsys.readouterr().err
 
 
 # --- CLI ---------------------------------------------------------------------------------------

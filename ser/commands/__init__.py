@@ -4,6 +4,7 @@ and imports only the standard library at module level (heavy imports go inside r
 #: Module names under ser.commands, in the order `ser --help` lists them.
 COMMAND_MODULES: list[str] = [
     "prepare",
+    "combine",
     "validate",
     "extract",
     "compute_cmvn",

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 
 NAME = "prepare"
-HELP = "Make a data dir (wav.scp, utt2spk, utt2emo, ...) from emodb, ravdess, iemocap or any folder of audio (wavdir)."
+HELP = (
+    "Make a data dir (wav.scp, utt2spk, utt2emo, ...) from emodb, ravdess, iemocap, msp_improv, tess, savee, "
+    "crema_d, emovo or any folder of audio (wavdir)."
+)
 EXAMPLES = [
     "ser prepare emodb ../shared/data/emodb data/emodb",
     "ser prepare ravdess ~/corpora/ravdess data/ravdess",
@@ -14,10 +17,13 @@ EXAMPLES = [
     "ser prepare wavdir my_clips data/my_clips                                      # unlabelled; speaker = folder",
     "ser prepare wavdir --labels labels.csv my_clips data/my_clips                  # CSV columns file,label",
     "ser prepare wavdir --label-regex '_(?P<emo>[a-z]+)\\.wav$' --speaker-regex '^(?P<spk>[^_]+)_' clips data/clips",
+    "ser prepare wavdir --label-regex '_(?P<emo>[a-z]+)\\d\\d\\.wav$' --label-map codes.yaml clips data/clips  "
+    "# codes.yaml: {a: anger, sa: sadness, ps: surprise}",
+    "ser prepare crema_d ~/corpora/CREMA-D data/crema_d          # genders from VideoDemographics.csv",
 ]
 
 #: Same names as ser.corpora.PREPARERS (kept here so `ser --help` does not import the corpus modules).
-CORPORA = ("emodb", "ravdess", "iemocap", "msp_improv", "wavdir")
+CORPORA = ("emodb", "ravdess", "iemocap", "msp_improv", "tess", "savee", "crema_d", "emovo", "wavdir")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +57,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="wavdir: regex with a group (?P<spk>...), as --label-regex; default speaker = the parent folder's name",
     )
+    parser.add_argument(
+        "--label-map",
+        metavar="FILE_OR_NAME",
+        default=None,
+        help="wavdir: YAML mapping raw label codes to names (e.g. {a: anger, sa: sadness}), or a shipped map's "
+        "name (ser/labelmaps: emodb, ravdess, tess, ...); null drops a code; a code not in the map is reported "
+        "and its file skipped (map a code to itself to keep it)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         labels=args.labels,
         label_regex=args.label_regex,
         speaker_regex=args.speaker_regex,
+        label_map=args.label_map,
     )
     print(f"{args.data_dir}: {len(data.utts)} utterances, {len(data.speakers)} speakers")
     return 0

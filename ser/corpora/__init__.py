@@ -44,6 +44,7 @@ _MANAGED_FILES = (
     "utt2intensity",
     "utt2channel",
     "utt2sentence",
+    "utt2corpus",
     "text",
 )
 
@@ -173,13 +174,17 @@ def iter_files(root: Path, suffixes: Iterable[str]) -> list[Path]:
 
 
 # --- the registry (imported after the helpers above, which the corpus modules use) ----------------
-from ser.corpora import emodb, iemocap, msp_improv, ravdess, wavdir  # noqa: E402
+from ser.corpora import crema_d, emodb, emovo, iemocap, msp_improv, ravdess, savee, tess, wavdir  # noqa: E402
 
 PREPARERS: dict[str, Callable[..., DataDir]] = {
     "emodb": emodb.prepare,
     "ravdess": ravdess.prepare,
     "iemocap": iemocap.prepare,
     "msp_improv": msp_improv.prepare,
+    "tess": tess.prepare,
+    "savee": savee.prepare,
+    "crema_d": crema_d.prepare,
+    "emovo": emovo.prepare,
     "wavdir": wavdir.prepare,
 }
 
@@ -189,6 +194,10 @@ SOURCES: dict[str, str] = {
     "ravdess": ravdess.SOURCE,
     "iemocap": iemocap.SOURCE,
     "msp_improv": msp_improv.SOURCE,
+    "tess": tess.SOURCE,
+    "savee": savee.SOURCE,
+    "crema_d": crema_d.SOURCE,
+    "emovo": emovo.SOURCE,
     "wavdir": wavdir.SOURCE,
 }
 

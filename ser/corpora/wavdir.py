@@ -13,6 +13,12 @@ Labels (optional; without them no utt2emo is written):
     base name (with or without extension). Audio files the CSV does not label are skipped (counted).
   * `label_regex`: a regular expression with a named group ``emo``.
 Labels are lower-cased, with inner whitespace turned into "_".
+  * `label_map` (with either of the above): a YAML file, or the name of a shipped map (``ser/labelmaps``),
+    mapping raw label codes to label names, e.g. ``{a: anger, sa: sadness, ps: surprise}``, so that codes
+    in file names need no CSV to be renamed. A code mapped to ``null`` is dropped (counted). A code the map
+    does not list is reported, naming the file and the code, and the file skipped: a typo or a forgotten
+    code never turns silently into a class of its own. To keep a code as it is, map it to itself
+    (``neutral: neutral``).
 
 A regex is searched in the file name, or, when it contains a "/", in the path relative to the corpus
 folder (with "/" separators). A file it does not match is reported and skipped.
@@ -22,18 +28,23 @@ the relative path without extension, "/" turned into "-", characters outside [A-
 into "_" (``spk01/happy/a 1.wav`` -> ``spk01-spk01-happy-a_1``). Because "-" never occurs in a speaker
 id and sorts below every allowed character, sorted utterance ids keep their speakers sorted too.
 Maps written: wav.scp, utt2spk, and utt2emo when labelled.
+
+When every clip ends up with ONE speaker (typically a flat folder in the default folder mode), a warning
+says so: speaker-independent folds (``ser make-folds``) and per-speaker normalisation (``ser
+compute-cmvn``) then cannot work, and the speaker must come from the file names (`speaker_regex`).
 """
 
 from __future__ import annotations
 
 import csv
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
-from ser.corpora import SkipReport, check_corpus_dir, finish, iter_files, sanitize_id
+from ser.corpora import SkipReport, check_corpus_dir, finish, iter_files, log, sanitize_id
 from ser.datadir import DataDir
 from ser.errors import InputFileError, SerError
+from ser.labels import LabelMap, label_map_path, load_label_map, normalize_label
 
 SOURCE = ""  # any folder of audio files: nothing to download
 
@@ -65,10 +76,6 @@ def _search(pattern: re.Pattern, group: str, rel: str) -> str | None:
     if match is None:
         return None
     return match[group] or None
-
-
-def normalize_label(label: str) -> str:
-    return "_".join(label.lower().split())
 
 
 def _normalize_key(key: str, root: Path) -> str:
@@ -129,10 +136,17 @@ def prepare(
     label_regex: str | None = None,
     speaker_regex: str | None = None,
     extensions: tuple[str, ...] | list[str] | None = None,
+    label_map: str | Path | None = None,
 ) -> DataDir:
     """Write a data dir for the audio files under `corpus_dir` to `data_dir`; return it (see module doc)."""
     if labels is not None and label_regex is not None:
         raise SerError("wavdir: give labels (a CSV) or label_regex, not both")
+    if label_map is not None and labels is None and label_regex is None:
+        raise SerError("wavdir: a label map renames labels; give it with labels (a CSV) or label_regex")
+    codes: LabelMap | None = None
+    if label_map is not None:
+        codes = load_label_map(label_map, classes=None)
+        label_map = label_map_path(label_map)
     label_re = _compile(label_regex, "emo", "label regex")
     speaker_re = _compile(speaker_regex, "spk", "speaker regex")
     root = check_corpus_dir(
@@ -151,6 +165,7 @@ def prepare(
     if labels is not None or label_re is not None:
         maps["utt2emo"] = {}
     unlabelled = 0
+    dropped: Counter[str] = Counter()
     for path in files:
         rel = path.relative_to(root).as_posix()
         if speaker_re is not None:
@@ -173,6 +188,14 @@ def prepare(
             if label is None:
                 unlabelled += 1
                 continue
+        if codes is not None and label is not None:
+            if label not in codes:
+                skips.skip(path, f"label '{label}' is not in the label map {label_map}")
+                continue
+            if codes[label] is None:
+                dropped[label] += 1
+                continue
+            label = codes[label]
         utt = f"{spk}-{sanitize_id(rel.rsplit('.', 1)[0].replace('/', '-'))}"
         if utt in maps["wav.scp"]:
             skips.skip(path, f"utterance id {utt} already taken by {maps['wav.scp'][utt]}")
@@ -184,7 +207,30 @@ def prepare(
     if unlabelled:
         skips.counts[f"not labelled in {labels}"] += unlabelled
     skips.summary()
-    return finish("wavdir", maps, data_dir)
+    if dropped:
+        counts = ", ".join(f"{code} {n}" for code, n in sorted(dropped.items()))
+        log("wavdir", f"dropped (null in the label map {label_map}): {counts}")
+    data = finish("wavdir", maps, data_dir)
+    if len(data.speakers) == 1:
+        warn_one_speaker(data, by_folder=speaker_re is None)
+    return data
+
+
+def warn_one_speaker(data: DataDir, by_folder: bool) -> None:
+    """Say that a data dir with a single speaker defeats speaker-independent folds and per-speaker norms."""
+    spk = data.speakers[0]
+    cause = (
+        "the speaker is taken from each file's folder, and all the files are in one folder"
+        if by_folder
+        else "the speaker regex gives the same speaker for every file"
+    )
+    log(
+        "wavdir",
+        f"warning: all {len(data.utts)} clips have ONE speaker, '{spk}' ({cause}). Speaker-independent folds "
+        "(ser make-folds) and per-speaker normalisation (ser compute-cmvn) cannot work with one speaker. "
+        "If the file names hold the speaker, pass --speaker-regex with a group (?P<spk>...), "
+        "e.g. --speaker-regex '^(?P<spk>[^_]+)_' for spk01_happy_003.wav (speaker_regex= in Python).",
+    )
 
 
 def _match_csv(
