@@ -141,6 +141,19 @@ def test_mcnemar_exact_p_value_by_hand():
     assert back.p_value == approx(res.p_value) and back.difference == approx(-res.difference)
 
 
+def test_mcnemar_agrees_with_scipy_binomtest():
+    from scipy.stats import binomtest
+
+    for b in (0, 1, 2, 5, 9, 17, 40):
+        for c in (0, 1, 3, 8, 17, 33):
+            y_true = ["ang"] * (b + c + 2)
+            pred_a = ["ang"] * b + ["hap"] * c + ["ang", "hap"]  # plus one concordant right, one concordant wrong
+            pred_b = ["hap"] * b + ["ang"] * c + ["ang", "hap"]
+            got = mcnemar([str(i) for i in range(len(y_true))], y_true, pred_a, pred_b).p_value
+            want = 1.0 if b + c == 0 else binomtest(b, b + c, 0.5).pvalue
+            assert got == approx(want, rel=1e-9, abs=1e-300), (b, c)
+
+
 def test_mcnemar_without_discordant_pairs_is_one():
     res = mcnemar(["a", "b"], ["ang", "hap"], ["ang", "ang"], ["ang", "neu"])  # same correctness pattern
     assert res.p_value == 1.0 and res.difference == 0.0
