@@ -16,8 +16,16 @@ What the report holds:
 - the exact commands (caller's list, else `commands:` in protocol.yaml);
 - notes: folds whose test set lacks a class ("fold 08: no test utterances of class disgust; its UAR
   averages the 6 classes present"), folds of the plan without scores, unstated normalisation.
+- `bootstrap_ci`: 95% percentile intervals of the pooled UAR and WA from a speaker (cluster) bootstrap,
+  and of the mean over folds from resampling the folds' values (see ser.significance for why speakers are
+  the unit). Speakers come from `utt2spk` in the protocol's `feat_dir`; when that is not readable, or does
+  not name every scored utterance, each fold is one cluster, and the report says which was used.
 
-`write_comparison` puts several experiments (their results.json) in one Markdown table.
+`write_comparison` puts several experiments (their results.json) in one Markdown table, with each one's
+pooled-UAR interval, and a "Significance" section: every experiment against a reference (the first, unless
+named) by exact McNemar and a paired permutation test on the UAR difference, read from the scores.tsv files
+again. Experiments scored on different utterances (or reference labels, or class sets) are reported as
+not comparable instead of tested.
 """
 
 from __future__ import annotations
@@ -31,9 +39,21 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import yaml
 
+from ser.bundle import find_feat_dir
+from ser.datadir import read_map
 from ser.errors import SerError
 from ser.fileio import atomic_write, write_text_atomic
 from ser.metrics import SCALAR_METRICS, FoldSummary, Metrics, summarise_folds
+from ser.significance import (
+    DEFAULT_LEVEL,
+    DEFAULT_N_BOOT,
+    DEFAULT_N_PERM,
+    DEFAULT_SEED,
+    SignificanceError,
+    bootstrap_mean,
+    paired_tests,
+    speaker_bootstrap,
+)
 
 SCORES_FILE = "scores.tsv"
 FOLD_PREFIX = "fold_"
@@ -56,6 +76,9 @@ PROTOCOL_ORDER = (
 )
 
 METRIC_LABELS = {"uar": "UAR", "wa": "WA", "macro_f1": "macro-F1", "weighted_f1": "weighted F1"}
+
+#: Metrics that get a bootstrap interval (the two every SER table reports).
+CI_METRICS = ("uar", "wa")
 
 
 class ReportError(SerError):
@@ -155,6 +178,106 @@ def _find_plan(exp_dir: Path, folds_dir: str | Path | None) -> Path | None:
     return None
 
 
+FoldScores = tuple[list[str], list[str], list[str]]  # utts, reference labels, predictions
+
+
+def read_experiment_scores(exp_dir: str | Path) -> tuple[list[str], dict[str, FoldScores]]:
+    """(classes, fold name -> (utts, true, pred)) of every scored fold; folds must agree on classes and be disjoint."""
+    exp_dir = Path(exp_dir)
+    scores = find_fold_scores(exp_dir)
+    if not scores:
+        raise ReportError(f"{exp_dir}: no {FOLD_PREFIX}*/{SCORES_FILE} files (has training finished?)")
+    classes: list[str] | None = None
+    folds: dict[str, FoldScores] = {}
+    owner: dict[str, str] = {}
+    for name, path in scores.items():
+        fold_classes, utts, y_true, y_pred, _ = read_scores(path)
+        if classes is None:
+            classes = fold_classes
+        elif fold_classes != classes:
+            raise ReportError(f"{path}: class columns {fold_classes} differ from the other folds' {classes}")
+        for utt in utts:
+            if utt in owner:
+                raise ReportError(
+                    f"{path}: utterance '{utt}' is also scored in fold {owner[utt]}; test sets must be disjoint"
+                )
+            owner[utt] = name
+        folds[name] = (utts, y_true, y_pred)
+    assert classes is not None
+    return classes, folds
+
+
+def _pooled(folds: Mapping[str, FoldScores]) -> FoldScores:
+    utts, y_true, y_pred = [], [], []
+    for u, t, p in folds.values():
+        utts += u
+        y_true += t
+        y_pred += p
+    return utts, y_true, y_pred
+
+
+def read_speakers(exp_dir: Path, protocol: Mapping[str, Any]) -> tuple[dict[str, str] | None, str]:
+    """utt2spk of the protocol's feat_dir: (map, its path), or (None, why it is not available)."""
+    if not protocol.get("feat_dir"):
+        return None, "the protocol names no feat_dir"
+    path = find_feat_dir(exp_dir, None, dict(protocol)) / "utt2spk"
+    try:
+        return read_map(path), str(path)
+    except (OSError, SerError) as exc:
+        return None, f"{path} is not readable ({getattr(exc, 'strerror', None) or exc})"
+
+
+def _clusters(
+    folds: Mapping[str, FoldScores], utt2spk: Mapping[str, str] | None, source: str
+) -> tuple[list[str], str, str | None]:
+    """Bootstrap cluster per pooled utterance: (labels, unit 'speaker' or 'fold', why folds were used or None)."""
+    utts = _pooled(folds)[0]
+    if utt2spk is not None:
+        missing = [u for u in utts if u not in utt2spk]
+        if not missing:
+            return [utt2spk[u] for u in utts], "speaker", None
+        source = f"{source} has no speaker for {len(missing)} scored utterance(s), e.g. {missing[0]}"
+    return [name for name, (u, _, _) in folds.items() for _ in u], "fold", source
+
+
+def bootstrap_block(
+    classes: Sequence[str],
+    folds: Mapping[str, FoldScores],
+    per_fold: Mapping[str, Metrics],
+    utt2spk: Mapping[str, str] | None,
+    source: str,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
+    level: float = DEFAULT_LEVEL,
+) -> dict[str, Any]:
+    """The results.json `bootstrap_ci` entry: pooled UAR/WA by cluster bootstrap, mean over folds by fold bootstrap."""
+    clusters, unit, fallback = _clusters(folds, utt2spk, source)
+    _, y_true, y_pred = _pooled(folds)
+    boot = speaker_bootstrap(y_true, y_pred, clusters, classes, n_boot=n_boot, seed=seed, level=level, unit=unit)
+    mean_over_folds = None
+    if len(per_fold) > 1:
+        mean_over_folds = {
+            k: bootstrap_mean([m.scalar(k) for m in per_fold.values()], n_boot=n_boot, seed=seed, level=level).to_dict()
+            for k in CI_METRICS
+        }
+    return {
+        "method": (
+            f"percentile cluster bootstrap: {unit}s drawn with replacement, every utterance of a drawn {unit} "
+            "entering once per draw; pooled metrics recomputed per replicate"
+        ),
+        "unit": unit,
+        "speakers_from": None if fallback else source,
+        "fold_clusters_because": fallback,
+        "n_clusters": boot.n_clusters,
+        "n_boot": boot.n_boot,
+        "seed": boot.seed,
+        "level": boot.level,
+        "pooled": {k: boot.intervals[k].to_dict() for k in CI_METRICS},
+        "mean_over_folds_method": "percentile bootstrap of the folds' values (each fold one draw)",
+        "mean_over_folds": mean_over_folds,
+    }
+
+
 # --- formatting ----------------------------------------------------------------------------------
 def _pct(value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -164,6 +287,23 @@ def _pct(value: float | None) -> str:
 
 def _pm(mean: float | None, std: float | None) -> str:
     return f"{_pct(mean)} ± {_pct(std)}"
+
+
+def _ci(interval: Mapping[str, float] | None) -> str:
+    """[low, high] in percent, or n/a (no interval, e.g. results.json from before intervals existed)."""
+    if not interval:
+        return "n/a"
+    return f"[{_pct(interval['low'])}, {_pct(interval['high'])}]"
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return "< 0.0001" if value < 1e-4 else f"{value:.4f}"
+
+
+def _diff(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:+.2f}"
 
 
 def _none_if_nan(value: Any) -> Any:
@@ -244,16 +384,20 @@ def write_report(
     commands: Sequence[str] | None = None,
     folds_dir: str | Path | None = None,
     title: str | None = None,
+    utt2spk: Mapping[str, str] | None = None,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
 ) -> dict[str, Any]:
     """Read `exp_dir/fold_*/scores.tsv` and write RESULTS.md, results.json and confusion.png there.
 
     Returns the results dict written to results.json (metric values are fractions; RESULTS.md shows %).
+    The bootstrap intervals use `utt2spk` when given, else the protocol's feat_dir/utt2spk, else the folds
+    as clusters; `n_boot` replicates drawn with `seed`.
     """
     exp_dir = Path(exp_dir)
     if not exp_dir.is_dir():
         raise ReportError(f"{exp_dir}: not a directory")
-    scores = find_fold_scores(exp_dir)
-    if not scores:
+    if not find_fold_scores(exp_dir):
         raise ReportError(f"{exp_dir}: no {FOLD_PREFIX}*/{SCORES_FILE} files (has training finished?)")
 
     # protocol: plan.yaml < protocol.yaml < caller's dict
@@ -277,25 +421,9 @@ def write_report(
     merged.pop("commands", None)
 
     # per-fold metrics
-    classes: list[str] | None = None
-    per_fold: dict[str, Metrics] = {}
-    owner: dict[str, str] = {}
-    fold_n: dict[str, int] = {}
-    for name, path in scores.items():
-        fold_classes, utts, y_true, y_pred, _ = read_scores(path)
-        if classes is None:
-            classes = fold_classes
-        elif fold_classes != classes:
-            raise ReportError(f"{path}: class columns {fold_classes} differ from the other folds' {classes}")
-        for utt in utts:
-            if utt in owner:
-                raise ReportError(
-                    f"{path}: utterance '{utt}' is also scored in fold {owner[utt]}; test sets must be disjoint"
-                )
-            owner[utt] = name
-        per_fold[name] = Metrics.from_labels(y_true, y_pred, fold_classes)
-        fold_n[name] = len(utts)
-    assert classes is not None
+    classes, fold_scores = read_experiment_scores(exp_dir)
+    per_fold = {name: Metrics.from_labels(t, p, classes) for name, (_, t, p) in fold_scores.items()}
+    owner = {u: name for name, (utts, _, _) in fold_scores.items() for u in utts}
     summary = summarise_folds(per_fold)
 
     # notes
@@ -346,6 +474,21 @@ def write_report(
     if len(per_fold) == 1:
         notes.append("one fold only: std over folds is undefined")
 
+    # bootstrap intervals (speakers from the caller, else feat_dir/utt2spk, else folds as clusters)
+    if utt2spk is not None:
+        speakers, source = dict(utt2spk), "utt2spk given by the caller"
+    else:
+        speakers, source = read_speakers(exp_dir, merged)
+    try:
+        ci = bootstrap_block(classes, fold_scores, per_fold, speakers, source, n_boot=n_boot, seed=seed)
+    except SignificanceError as exc:
+        raise ReportError(f"{exp_dir}: bootstrap: {exc}") from exc
+    if ci["unit"] == "fold":
+        notes.append(
+            f"speakers unknown ({ci['fold_clusters_because']}): the bootstrap intervals treat each fold as one "
+            "cluster (under LOSO a fold is one speaker)"
+        )
+
     results: dict[str, Any] = {
         "experiment": exp_dir.name,
         "exp_dir": str(exp_dir),
@@ -360,6 +503,7 @@ def write_report(
         "pooled": _metrics_json(summary.pooled),
         "per_class_recall_mean": {k: _none_if_nan(v) for k, v in summary.per_class_recall_mean.items()},
         "folds": {name: _metrics_json(m) for name, m in per_fold.items()},
+        "bootstrap_ci": ci,
         "notes": notes,
         "protocol": {k: v for k, v in merged.items()},
         "commands": list(commands),
@@ -397,9 +541,10 @@ def _render_markdown(results: Mapping[str, Any], summary: FoldSummary, title: st
         [
             ["mean ± std over folds", *[_pm(summary.mean[k], summary.std[k]) for k in SCALAR_METRICS]],
             ["pooled", *[_pct(pooled.scalar(k)) for k in SCALAR_METRICS]],
+            *_ci_rows(results["bootstrap_ci"]),
         ],
     )
-    lines.append("")
+    lines += ["", _ci_sentence(results["bootstrap_ci"]), ""]
     if results["notes"]:
         lines += ["## Notes", ""]
         lines += [f"- {n}" for n in results["notes"]]
@@ -467,6 +612,30 @@ def _render_markdown(results: Mapping[str, Any], summary: FoldSummary, title: st
     return "\n".join(lines)
 
 
+def _ci_rows(ci: Mapping[str, Any]) -> list[list[str]]:
+    level = f"{100 * ci['level']:g}%"
+    rows = [[f"pooled, {level} CI ({ci['unit']} bootstrap)", *[_ci(ci["pooled"].get(k)) for k in SCALAR_METRICS]]]
+    if ci.get("mean_over_folds"):
+        mean_ci = ci["mean_over_folds"]
+        rows.append([f"mean over folds, {level} CI (fold bootstrap)", *[_ci(mean_ci.get(k)) for k in SCALAR_METRICS]])
+    return rows
+
+
+def _ci_sentence(ci: Mapping[str, Any]) -> str:
+    if ci["unit"] == "speaker":
+        clusters = f"{ci['n_clusters']} speakers from {ci['speakers_from']}"
+    else:
+        clusters = f"{ci['n_clusters']} folds as clusters, because {ci['fold_clusters_because']}"
+    text = (
+        f"CI: {100 * ci['level']:g}% percentile bootstrap, B={ci['n_boot']}, seed {ci['seed']}, over {clusters}. "
+        f"Each replicate draws {ci['unit']}s with replacement and pools all their utterances, because utterances "
+        "of one speaker are correlated and the protocol generalises over speakers, not utterances."
+    )
+    if ci.get("mean_over_folds"):
+        text += " The mean-over-folds CI resamples the folds' values."
+    return text + " Intervals are computed for UAR and WA only."
+
+
 # --- comparison ----------------------------------------------------------------------------------
 def _load_results(exp_dir: Path) -> dict[str, Any]:
     path = exp_dir / RESULTS_JSON
@@ -478,19 +647,101 @@ def _load_results(exp_dir: Path) -> dict[str, Any]:
         raise ReportError(f"{path}: not valid JSON ({exc})") from exc
 
 
-def write_comparison(exp_dirs: Sequence[str | Path], out_md: str | Path) -> list[dict[str, Any]]:
-    """One Markdown table, one row per experiment, from each experiment's results.json.
+def _pick_reference(rows: Sequence[Mapping[str, Any]], reference: str | Path | None) -> int:
+    """Index of the reference row: the first, or the one whose exp dir or experiment name is `reference`."""
+    if reference is None:
+        return 0
+    for i, r in enumerate(rows):
+        if Path(r["exp_dir"]) == Path(reference):
+            return i
+    named = [i for i, r in enumerate(rows) if r["experiment"] == str(reference)]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        dirs = ", ".join(rows[i]["exp_dir"] for i in named)
+        raise ReportError(f"reference '{reference}' names {len(named)} experiments ({dirs}); give its directory")
+    names = ", ".join(r["experiment"] for r in rows)
+    raise ReportError(f"reference '{reference}' is none of the compared experiments ({names})")
+
+
+def _paired_clusters(
+    utts: Sequence[str], candidates: Sequence[tuple[dict[str, str] | None, str]]
+) -> tuple[dict[str, str] | None, str, str | None]:
+    """(map, 'speaker', its path) for the first speaker map naming every utterance; else (None, 'utterance', None)."""
+    for utt2spk, source in candidates:
+        if utt2spk is not None and all(u in utt2spk for u in utts):
+            return utt2spk, "speaker", source
+    return None, "utterance", None
+
+
+def compare_experiments(
+    ref_dir: Path,
+    ref_protocol: Mapping[str, Any],
+    exp_dir: Path,
+    exp_protocol: Mapping[str, Any],
+    names: tuple[str, str] = ("the reference", "the experiment"),
+    n_perm: int = DEFAULT_N_PERM,
+    seed: int = DEFAULT_SEED,
+) -> dict[str, Any]:
+    """Paired tests of one experiment against the reference from their scores.tsv files.
+
+    Returns {"comparable": False, "reason": ...} when they were not scored on the same utterances with the same
+    reference labels and classes (or a scores file is unreadable), else the differences and both tests' results.
+    """
+    try:
+        ref_classes, ref_folds = read_experiment_scores(ref_dir)
+        exp_classes, exp_folds = read_experiment_scores(exp_dir)
+    except ReportError as exc:
+        return {"comparable": False, "reason": f"scores not readable: {exc}"}
+    if set(ref_classes) != set(exp_classes):
+        return {"comparable": False, "reason": f"different classes: {ref_classes} vs {exp_classes}"}
+    utts_r, true_r, pred_r = _pooled(ref_folds)
+    utts_e, true_e, pred_e = _pooled(exp_folds)
+    clusters, unit, source = _paired_clusters(
+        utts_r, [read_speakers(ref_dir, ref_protocol), read_speakers(exp_dir, exp_protocol)]
+    )
+    try:
+        mc, perm = paired_tests(
+            utts_r, true_r, pred_r, utts_e, true_e, pred_e, ref_classes, clusters, unit=unit,
+            n_perm=n_perm, seed=seed, names=names,
+        )
+    except SignificanceError as exc:
+        return {"comparable": False, "reason": str(exc)}
+    return {
+        "comparable": True,
+        "reason": None,
+        "n_utterances": mc.n_utterances,
+        "uar_difference": perm.difference,
+        "wa_difference": mc.difference,
+        "mcnemar": mc.to_dict(),
+        "permutation": {**perm.to_dict(), "speakers_from": source},
+    }
+
+
+def write_comparison(
+    exp_dirs: Sequence[str | Path],
+    out_md: str | Path,
+    reference: str | Path | None = None,
+    n_perm: int = DEFAULT_N_PERM,
+    seed: int = DEFAULT_SEED,
+) -> list[dict[str, Any]]:
+    """One Markdown table, one row per experiment, from each experiment's results.json; then significance tests.
 
     Columns: experiment, encoder, features, normalisation, folds, UAR mean ± std, WA mean ± std,
-    pooled UAR, pooled WA. Returns the rows (fractions) as dicts.
+    pooled UAR, pooled WA, pooled UAR 95% CI. The "Significance" section tests every experiment against the
+    reference (the first one, or the one whose directory or name is `reference`) on their scores.tsv files:
+    exact McNemar and a paired permutation test on the pooled UAR difference (`n_perm`, `seed`).
+    Returns the rows (fractions) as dicts; each has `is_reference` and `significance` (None for the reference).
     """
     if not exp_dirs:
         raise ReportError("no experiments to compare")
     rows: list[dict[str, Any]] = []
+    protocols: list[dict[str, Any]] = []
     for exp in exp_dirs:
         exp = Path(exp)
         res = _load_results(exp)
         proto = res.get("protocol") or {}
+        protocols.append(proto)
         rows.append(
             {
                 "experiment": res.get("experiment", exp.name),
@@ -507,17 +758,26 @@ def write_comparison(exp_dirs: Sequence[str | Path], out_md: str | Path) -> list
                 "wa_std": res["std"]["wa"],
                 "pooled_uar": res["pooled"]["uar"],
                 "pooled_wa": res["pooled"]["wa"],
+                "pooled_uar_ci": ((res.get("bootstrap_ci") or {}).get("pooled") or {}).get("uar"),
                 "incomplete": any(str(n).startswith("INCOMPLETE") for n in res.get("notes", [])),
             }
+        )
+    ref = _pick_reference(rows, reference)
+    for i, r in enumerate(rows):
+        r["is_reference"] = i == ref
+        r["significance"] = None if i == ref else compare_experiments(
+            Path(rows[ref]["exp_dir"]), protocols[ref], Path(r["exp_dir"]), protocols[i],
+            names=(rows[ref]["experiment"], r["experiment"]), n_perm=n_perm, seed=seed,
         )
     lines = ["# Comparison", ""]
     lines.append(
         "Values in %; ± is the sample standard deviation over folds (ddof=1); pooled = all test utterances together."
+        " The 95% CI of the pooled UAR is a speaker bootstrap (each experiment's RESULTS.md says how it was drawn)."
     )
     lines.append("")
     lines += _table(
         ["experiment", "encoder", "features", "normalisation", "folds", "UAR mean ± std", "WA mean ± std",
-         "pooled UAR", "pooled WA"],
+         "pooled UAR", "pooled WA", "pooled UAR 95% CI"],
         [
             [
                 r["experiment"] + (" (incomplete)" if r["incomplete"] else ""),
@@ -529,12 +789,15 @@ def write_comparison(exp_dirs: Sequence[str | Path], out_md: str | Path) -> list
                 _pm(r["wa_mean"], r["wa_std"]),
                 _pct(r["pooled_uar"]),
                 _pct(r["pooled_wa"]),
+                _ci(r["pooled_uar_ci"]),
             ]
             for r in rows
         ],
         align_right_from=5,
     )
     lines.append("")
+    if len(rows) > 1:
+        lines += _significance_section(rows, ref, n_perm, seed)
     warnings = []
     if len({tuple(r["fold_names"]) for r in rows}) > 1:
         warnings.append("the experiments were not scored on the same folds; their numbers are not directly comparable")
@@ -546,3 +809,44 @@ def write_comparison(exp_dirs: Sequence[str | Path], out_md: str | Path) -> list
         lines += ["## Notes", "", *[f"- {w}" for w in warnings], ""]
     write_text_atomic(out_md, "\n".join(lines))
     return rows
+
+
+def _significance_section(rows: Sequence[Mapping[str, Any]], ref: int, n_perm: int, seed: int) -> list[str]:
+    reference = rows[ref]
+    lines = ["## Significance", ""]
+    lines.append(
+        f"Each experiment against the reference **{reference['experiment']}** ({reference['exp_dir']}), on the "
+        "utterances both scored: tests need the same utterances with the same reference labels, otherwise the pair "
+        "is reported as not comparable. Differences are experiment minus reference, in points, pooled over folds. "
+        "McNemar: exact two-sided binomial test on the utterances exactly one of the two gets right (a test of WA). "
+        f"Permutation: paired approximate randomisation on the pooled UAR difference, {n_perm} random swaps "
+        f"(seed {seed}) of the two systems' predictions per speaker, or per utterance when no utt2spk names every "
+        "utterance (column 'swapped per'); p = (1 + swaps at least as extreme) / (1 + swaps). "
+        "p-values are not corrected for multiple comparisons."
+    )
+    lines.append("")
+    table_rows = []
+    for i, r in enumerate(rows):
+        if i == ref:
+            continue
+        sig = r["significance"]
+        if not sig["comparable"]:
+            table_rows.append([r["experiment"], f"not comparable: {sig['reason']}", "-", "-", "-", "-", "-"])
+            continue
+        perm = sig["permutation"]
+        table_rows.append(
+            [
+                r["experiment"],
+                sig["n_utterances"],
+                _diff(sig["uar_difference"]),
+                _diff(sig["wa_difference"]),
+                _p(sig["mcnemar"]["p_value"]),
+                _p(perm["p_value"]),
+                f"{perm['unit']} ({perm['n_clusters']})",
+            ]
+        )
+    lines += _table(
+        ["experiment", "n", "UAR diff", "WA diff", "McNemar p", "permutation p (UAR)", "swapped per"], table_rows
+    )
+    lines.append("")
+    return lines

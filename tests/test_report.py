@@ -11,7 +11,16 @@ import pytest
 
 from ser.datadir import DataDir
 from ser.folds import make_folds
-from ser.report import ReportError, read_scores, write_comparison, write_report
+from ser.metrics import Metrics
+from ser.report import (
+    ReportError,
+    bootstrap_block,
+    read_experiment_scores,
+    read_scores,
+    read_speakers,
+    write_comparison,
+    write_report,
+)
 
 approx = pytest.approx
 CLASSES = ["ang", "hap", "neu"]
@@ -160,3 +169,163 @@ def test_report_command(tmp_path, capsys):
     assert "UAR 70.83 ± 5.89" in out and "cmp.md" in out
     assert (one / "RESULTS.md").is_file() and (two / "confusion.png").is_file() and (tmp_path / "cmp.md").is_file()
     assert json.loads((two / "results.json").read_text())["protocol"]["normalisation"] == "global"
+
+
+# --- intervals and significance ----------------------------------------------------------------------
+# three speakers: fold A holds two (A_1..A_3 -> "Ax", A_4..A_7 -> "Ay"), fold B one
+UTT2SPK = {u: ("Ax" if u in ("A_1", "A_2", "A_3") else "Ay") for u, _, _ in FOLD_A} | {u: "B" for u, _, _ in FOLD_B}
+
+
+def write_feat_dir(root: Path, utt2spk=UTT2SPK) -> Path:
+    feat = root / "feats"
+    feat.mkdir(parents=True, exist_ok=True)
+    (feat / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in sorted(utt2spk.items())))
+    return feat
+
+
+def test_report_bootstrap_ci_over_speakers_from_feat_dir(tmp_path):
+    from ser.significance import speaker_bootstrap
+
+    exp = make_exp(tmp_path)
+    feat = write_feat_dir(tmp_path)
+    (exp / "protocol.yaml").write_text(f"feat_dir: {feat}\nnormalisation: none\n")
+    res = write_report(exp, n_boot=300, seed=5)
+    ci = res["bootstrap_ci"]
+    assert ci["unit"] == "speaker" and ci["n_clusters"] == 3 and ci["speakers_from"] == str(feat / "utt2spk")
+    assert ci["n_boot"] == 300 and ci["seed"] == 5 and ci["level"] == 0.95 and ci["fold_clusters_because"] is None
+    assert "speakers drawn with replacement" in ci["method"]
+    pooled = ci["pooled"]
+    assert pooled["uar"]["estimate"] == approx(res["pooled"]["uar"]) and pooled["wa"]["estimate"] == approx(8 / 11)
+    for k in ("uar", "wa"):
+        assert pooled[k]["low"] <= pooled[k]["estimate"] <= pooled[k]["high"]
+        assert pooled[k]["low"] < pooled[k]["high"]
+    # the report's interval is the library's speaker bootstrap of the pooled utterances
+    rows = FOLD_A + FOLD_B
+    direct = speaker_bootstrap([t for _, t, _ in rows], [p for _, _, p in rows], [UTT2SPK[u] for u, _, _ in rows],
+                               CLASSES, n_boot=300, seed=5)
+    assert pooled["uar"]["low"] == approx(direct.intervals["uar"].low)
+    assert pooled["wa"]["high"] == approx(direct.intervals["wa"].high)
+    # mean over the two folds: its resampled means lie between the folds' values
+    mean_uar = ci["mean_over_folds"]["uar"]
+    assert mean_uar["estimate"] == approx((2 / 3 + 3 / 4) / 2)
+    assert 2 / 3 - 1e-9 <= mean_uar["low"] <= mean_uar["high"] <= 3 / 4 + 1e-9
+    saved = json.loads((exp / "results.json").read_text())
+    assert saved["bootstrap_ci"] == json.loads(json.dumps(ci))
+    assert write_report(exp, n_boot=300, seed=5)["bootstrap_ci"] == ci  # same seed, same intervals
+    md = (exp / "RESULTS.md").read_text()
+    lo, hi = 100 * pooled["uar"]["low"], 100 * pooled["uar"]["high"]
+    assert f"| pooled, 95% CI (speaker bootstrap) | [{lo:.2f}, {hi:.2f}] |" in md
+    assert "| pooled | 68.33 | 72.73 |" in md  # the existing rows stay as they were
+    assert f"B=300, seed 5, over 3 speakers from {feat / 'utt2spk'}" in md
+    assert "mean over folds, 95% CI (fold bootstrap)" in md
+
+
+def test_report_falls_back_to_folds_as_clusters_and_says_why(tmp_path):
+    res = write_report(make_exp(tmp_path, "no_feat_dir"), n_boot=50)
+    ci = res["bootstrap_ci"]
+    assert ci["unit"] == "fold" and ci["n_clusters"] == 2 and ci["speakers_from"] is None
+    assert ci["fold_clusters_because"] == "the protocol names no feat_dir"
+    assert any(n.startswith("speakers unknown (the protocol names no feat_dir)") for n in res["notes"])
+    md = (tmp_path / "no_feat_dir" / "RESULTS.md").read_text()
+    assert "2 folds as clusters, because the protocol names no feat_dir" in md
+    # a utt2spk that misses a scored utterance is not used either; an unreadable one is named
+    classes, folds = read_experiment_scores(tmp_path / "no_feat_dir")
+    per_fold = {n: Metrics.from_labels(t, p, classes) for n, (_, t, p) in folds.items()}
+    partial = {u: s for u, s in UTT2SPK.items() if u != "B_4"}
+    ci = bootstrap_block(classes, folds, per_fold, partial, "feats/utt2spk", n_boot=20)
+    assert ci["unit"] == "fold" and ci["fold_clusters_because"] == (
+        "feats/utt2spk has no speaker for 1 scored utterance(s), e.g. B_4")
+    speakers, why = read_speakers(tmp_path, {"feat_dir": str(tmp_path / "gone")})
+    assert speakers is None and why.startswith(f"{tmp_path / 'gone' / 'utt2spk'} is not readable")
+    # one fold: an interval over one cluster, no mean-over-folds interval
+    one = write_report(make_exp(tmp_path, "one", folds=(("A", FOLD_A),)), n_boot=20)["bootstrap_ci"]
+    assert one["n_clusters"] == 1 and one["mean_over_folds"] is None
+    assert one["pooled"]["uar"]["low"] == approx(2 / 3) == one["pooled"]["uar"]["high"]
+
+
+def test_comparison_significance_against_the_reference(tmp_path):
+    feat = write_feat_dir(tmp_path)
+    one = make_exp(tmp_path, "blstm_mfcc")
+    perfect = [(u, t, t) for u, t, _ in FOLD_A], [(u, t, t) for u, t, _ in FOLD_B]
+    two = make_exp(tmp_path, "gagru_emobase", folds=(("A", perfect[0]), ("B", perfect[1])))
+    fewer = make_exp(tmp_path, "only_a", folds=(("A", FOLD_A),))
+    for exp in (one, two, fewer):
+        write_report(exp, protocol={"feat_dir": str(feat), "normalisation": "speaker"}, n_boot=100)
+    rows = write_comparison([one, two, fewer], tmp_path / "CMP.md", n_perm=200, seed=3)
+    assert [r["is_reference"] for r in rows] == [True, False, False] and rows[0]["significance"] is None
+    sig = rows[1]["significance"]
+    assert sig["comparable"] and sig["n_utterances"] == 11
+    assert sig["uar_difference"] == approx(1 - (3 / 4 + 4 / 5 + 1 / 2) / 3)
+    assert sig["wa_difference"] == approx(3 / 11)
+    # the reference gets A_2, A_7 and B_3 wrong, the other none: exact McNemar 2 * (1/2)^3
+    assert sig["mcnemar"]["p_value"] == approx(0.25) and sig["mcnemar"]["only_b_correct"] == 3
+    perm = sig["permutation"]
+    assert perm["unit"] == "speaker" and perm["n_clusters"] == 3 and perm["n_perm"] == 200 and perm["seed"] == 3
+    assert perm["speakers_from"] == str(feat / "utt2spk")
+    assert 1 / 201 <= perm["p_value"] <= 1.0
+    assert rows[1]["pooled_uar_ci"]["low"] <= rows[1]["pooled_uar"] <= rows[1]["pooled_uar_ci"]["high"]
+    assert not rows[2]["significance"]["comparable"]
+    assert "not scored on the same utterances: 4 only in blstm_mfcc (e.g. B_1)" in rows[2]["significance"]["reason"]
+    md = (tmp_path / "CMP.md").read_text()
+    assert "pooled UAR 95% CI |" in md and "## Significance" in md and "**blstm_mfcc**" in md
+    p_perm = f"{perm['p_value']:.4f}"
+    assert f"| gagru_emobase | 11 | +31.67 | +27.27 | 0.2500 | {p_perm} | speaker (3) |" in md
+    assert "| only_a | not comparable: not scored on the same utterances" in md
+
+
+def test_comparison_of_a_system_with_itself_and_with_other_labels(tmp_path):
+    one = make_exp(tmp_path, "blstm_mfcc")
+    relabelled = make_exp(tmp_path, "relabelled", folds=(("A", FOLD_A), ("B", [("B_1", "hap", "ang"), *FOLD_B[1:]])))
+    for exp in (one, relabelled):
+        write_report(exp, n_boot=20)
+    rows = write_comparison([one, one, relabelled], tmp_path / "CMP.md", n_perm=50)
+    same = rows[1]["significance"]
+    assert same["uar_difference"] == 0.0 and same["mcnemar"]["p_value"] == 1.0 and same["permutation"]["p_value"] == 1.0
+    assert not rows[2]["significance"]["comparable"]
+    assert "different reference labels for 1 utterance(s), e.g. B_1" in rows[2]["significance"]["reason"]
+
+
+def test_comparison_reference_choice_and_unknown_speakers(tmp_path):
+    one = make_exp(tmp_path, "blstm_mfcc")
+    two = make_exp(tmp_path, "gagru_emobase", folds=(("A", FOLD_A), ("B", [(u, t, t) for u, t, _ in FOLD_B])))
+    for exp in (one, two):
+        write_report(exp, n_boot=20)
+    rows = write_comparison([one, two], tmp_path / "CMP.md", reference="gagru_emobase", n_perm=50)
+    assert [r["is_reference"] for r in rows] == [False, True]
+    sig = rows[0]["significance"]
+    assert sig["uar_difference"] == approx((3 / 4 + 4 / 5 + 1 / 2) / 3 - (3 / 4 + 1 + 1 / 2) / 3)
+    assert sig["permutation"]["unit"] == "utterance" and sig["permutation"]["n_clusters"] == 11
+    assert sig["permutation"]["speakers_from"] is None
+    assert "utterance (11)" in (tmp_path / "CMP.md").read_text()
+    assert write_comparison([one, two], tmp_path / "CMP.md", reference=str(two))[1]["is_reference"]
+    with pytest.raises(ReportError, match="none of the compared experiments"):
+        write_comparison([one, two], tmp_path / "CMP.md", reference="svm")
+    twin = make_exp(tmp_path / "other", "blstm_mfcc")
+    write_report(twin, n_boot=20)
+    with pytest.raises(ReportError, match="names 2 experiments"):
+        write_comparison([one, twin], tmp_path / "CMP.md", reference="blstm_mfcc")
+
+
+def test_report_command_statistics_options(tmp_path, capsys):
+    from ser.commands import report as cmd
+    from ser import significance
+
+    assert (cmd.DEFAULT_N_BOOT, cmd.DEFAULT_N_PERM, cmd.DEFAULT_SEED) == (
+        significance.DEFAULT_N_BOOT, significance.DEFAULT_N_PERM, significance.DEFAULT_SEED)
+    one, two = make_exp(tmp_path, "e1"), make_exp(tmp_path, "e2")
+    parser = argparse.ArgumentParser()
+    cmd.add_arguments(parser)
+    args = parser.parse_args(
+        [str(one), str(two), "--compare", str(tmp_path / "cmp.md"), "--reference", "e2", "--n-boot", "40",
+         "--n-perm", "30", "--seed", "9"]
+    )
+    assert cmd.run(args) == 0
+    out = capsys.readouterr().out
+    assert "[95% CI " in out and "significance against e2" in out
+    ci = json.loads((one / "results.json").read_text())["bootstrap_ci"]
+    assert ci["n_boot"] == 40 and ci["seed"] == 9
+    assert "30 random swaps (seed 9)" in (tmp_path / "cmp.md").read_text()
+    with pytest.raises(ReportError, match="add --compare"):
+        cmd.run(parser.parse_args([str(one), "--reference", "e1"]))
+    with pytest.raises(SystemExit):
+        parser.parse_args([str(one), "--n-boot", "0"])
