@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 from ser.bundle import MODEL_FILE, load_bundle, save_bundle
 from ser.errors import SerError
+from ser.experiment import find_feat_dir, read_protocol
 
 ALL_SPEAKERS_DIR = "all_speakers"
 Logger = Callable[[str], None]
@@ -26,12 +27,6 @@ Logger = Callable[[str], None]
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr)
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
-    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
 def _results_summary(exp_dir: Path) -> dict[str, Any] | None:
@@ -43,19 +38,6 @@ def _results_summary(exp_dir: Path) -> dict[str, Any] | None:
     return {"num_folds": data.get("num_folds"), "num_utterances": data.get("num_utterances"),
             "mean": data.get("mean"), "std": data.get("std"),
             "pooled": {k: pooled.get(k) for k in ("n", "uar", "wa", "macro_f1") if k in pooled}}
-
-
-def find_feat_dir(exp_dir: Path, given: str | Path | None, protocol: dict[str, Any]) -> Path:
-    """--feat-dir, else protocol.yaml's feat_dir (a relative one is tried from the cwd, then from the exp dir's parents)."""
-    if given:
-        return Path(given)
-    recorded = Path(protocol.get("feat_dir") or "")
-    if recorded.is_absolute() or (recorded / "feats.scp").is_file():
-        return recorded
-    for base in exp_dir.resolve().parents:
-        if (base / recorded / "feats.scp").is_file():
-            return base / recorded
-    return recorded
 
 
 def fold_models(exp_dir: Path) -> list[Path]:
@@ -76,7 +58,7 @@ def train_all_speakers(exp_dir: str | Path, feat_dir: str | Path | None = None, 
     if (out / ".done").is_file() and (out / MODEL_FILE).is_file() and not force:
         log(f"reusing {out}/{MODEL_FILE} (--retrain-all trains it again)")
         return out / MODEL_FILE
-    feat_dir = find_feat_dir(exp_dir, feat_dir, _read_yaml(exp_dir / "protocol.yaml"))
+    feat_dir = find_feat_dir(exp_dir, feat_dir, read_protocol(exp_dir))
     if not (feat_dir / "feats.scp").is_file():
         raise SerError(f"{exp_dir}: the feature dir '{feat_dir}' is not there; pass --feat-dir")
     if not (exp_dir / "config.yaml").is_file():
@@ -114,7 +96,7 @@ def export_bundle(exp_dir: str | Path, out_file: str | Path, fold: str | None = 
     else:
         model_file = train_all_speakers(exp_dir, feat_dir, overrides, force_retrain, log)
     model = load_bundle(model_file)
-    meta = {**model.meta, "protocol": _read_yaml(exp_dir / "protocol.yaml") or None, "results": _results_summary(exp_dir),
+    meta = {**model.meta, "protocol": read_protocol(exp_dir) or None, "results": _results_summary(exp_dir),
             "experiment": exp_dir.name}
     meta["training"] = {**meta.get("training", {}), "model_file": str(model_file)}
     path = save_bundle(out_file, meta, model.model_state, model.norm_state)

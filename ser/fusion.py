@@ -12,12 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import yaml
 
 from ser.errors import SerError
 from ser.fileio import atomic_write, write_text_atomic
-from ser.report import PROTOCOL_FILE, find_fold_scores, read_scores, write_scores
+from ser.experiment import PROTOCOL_FILE, read_protocol
+from ser.report import find_fold_scores, read_scores, write_scores
 
 
 def fuse_experiments(members: Sequence[str | Path], out_dir: str | Path) -> list[str]:
@@ -51,9 +51,7 @@ def fuse_experiments(members: Sequence[str | Path], out_dir: str | Path) -> list
         fold_dir = out_dir / f"fold_{name}"
         write_scores(fold_dir / "scores.tsv", utts, truth, total / len(members), classes)
         write_text_atomic(fold_dir / ".done", "")
-    protocol = {}
-    if (members[0] / PROTOCOL_FILE).is_file():
-        protocol = yaml.safe_load((members[0] / PROTOCOL_FILE).read_text(encoding="utf-8")) or {}
+    protocol = read_protocol(members[0])
     protocol["fusion"] = f"mean of the posteriors of {len(members)} experiments: " + ", ".join(str(m) for m in members)
     protocol.pop("commands", None)
     with atomic_write(out_dir / PROTOCOL_FILE) as out:

@@ -39,7 +39,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import yaml
 
-from ser.bundle import find_feat_dir
+from ser.experiment import PROTOCOL_FILE, find_feat_dir, modern_keys
 from ser.datadir import read_map
 from ser.errors import SerError
 from ser.fileio import atomic_write, write_text_atomic
@@ -60,13 +60,12 @@ FOLD_PREFIX = "fold_"
 RESULTS_MD = "RESULTS.md"
 RESULTS_JSON = "results.json"
 CONFUSION_PNG = "confusion.png"
-PROTOCOL_FILE = "protocol.yaml"
 
 #: Protocol keys shown first, in this order; any other keys follow alphabetically.
 PROTOCOL_ORDER = (
     "folds_kind",
     "validation_rule",
-    "normalisation",
+    "normalization",
     "classes",
     "features",
     "encoder",
@@ -403,8 +402,8 @@ def write_report(
     # protocol: plan.yaml < protocol.yaml < caller's dict
     merged: dict[str, Any] = {}
     plan_meta: dict[str, Any] = {}
-    file_protocol = _load_yaml_mapping(exp_dir / PROTOCOL_FILE) if (exp_dir / PROTOCOL_FILE).is_file() else {}
-    given = dict(protocol or {})
+    file_protocol = modern_keys(_load_yaml_mapping(exp_dir / PROTOCOL_FILE)) if (exp_dir / PROTOCOL_FILE).is_file() else {}
+    given = modern_keys(protocol or {})
     folds_dir = folds_dir or given.get("folds_dir") or file_protocol.get("folds_dir")
     plan_path = _find_plan(exp_dir, folds_dir)
     if plan_path is not None:
@@ -468,9 +467,9 @@ def write_report(
                     )
                 if planned - scored:
                     notes.append(f"fold {name}: {len(planned - scored)} test utterance(s) of the plan have no score")
-    if not merged.get("normalisation"):
-        notes.append("normalisation not stated: pass protocol['normalisation'] (it moves UAR by 10+ points)")
-        merged.setdefault("normalisation", "NOT STATED")
+    if not merged.get("normalization"):
+        notes.append("normalization not stated: pass protocol['normalization'] (it moves UAR by 10+ points)")
+        merged.setdefault("normalization", "NOT STATED")
     if len(per_fold) == 1:
         notes.append("one fold only: std over folds is undefined")
 
@@ -727,7 +726,7 @@ def write_comparison(
 ) -> list[dict[str, Any]]:
     """One Markdown table, one row per experiment, from each experiment's results.json; then significance tests.
 
-    Columns: experiment, encoder, features, normalisation, folds, UAR mean ± std, WA mean ± std,
+    Columns: experiment, encoder, features, normalization, folds, UAR mean ± std, WA mean ± std,
     pooled UAR, pooled WA, pooled UAR 95% CI. The "Significance" section tests every experiment against the
     reference (the first one, or the one whose directory or name is `reference`) on their scores.tsv files:
     exact McNemar and a paired permutation test on the pooled UAR difference (`n_perm`, `seed`).
@@ -740,7 +739,7 @@ def write_comparison(
     for exp in exp_dirs:
         exp = Path(exp)
         res = _load_results(exp)
-        proto = res.get("protocol") or {}
+        proto = modern_keys(res.get("protocol") or {})
         protocols.append(proto)
         rows.append(
             {
@@ -748,7 +747,7 @@ def write_comparison(
                 "exp_dir": str(exp),
                 "encoder": proto.get("encoder", "?"),
                 "features": proto.get("features", "?"),
-                "normalisation": proto.get("normalisation", "?"),
+                "normalization": proto.get("normalization", "?"),
                 "folds_kind": proto.get("folds_kind", "?"),
                 "num_folds": res.get("num_folds"),
                 "fold_names": sorted(res.get("folds", {})),
@@ -776,14 +775,14 @@ def write_comparison(
     )
     lines.append("")
     lines += _table(
-        ["experiment", "encoder", "features", "normalisation", "folds", "UAR mean ± std", "WA mean ± std",
+        ["experiment", "encoder", "features", "normalization", "folds", "UAR mean ± std", "WA mean ± std",
          "pooled UAR", "pooled WA", "pooled UAR 95% CI"],
         [
             [
                 r["experiment"] + (" (incomplete)" if r["incomplete"] else ""),
                 _fmt_value(r["encoder"]),
                 _fmt_value(r["features"]),
-                _fmt_value(r["normalisation"]),
+                _fmt_value(r["normalization"]),
                 f"{r['num_folds']} {r['folds_kind']}",
                 _pm(r["uar_mean"], r["uar_std"]),
                 _pm(r["wa_mean"], r["wa_std"]),
@@ -801,7 +800,7 @@ def write_comparison(
     warnings = []
     if len({tuple(r["fold_names"]) for r in rows}) > 1:
         warnings.append("the experiments were not scored on the same folds; their numbers are not directly comparable")
-    if len({str(r["normalisation"]) for r in rows}) > 1:
+    if len({str(r["normalization"]) for r in rows}) > 1:
         warnings.append("the experiments use different normalisations")
     if any(r["incomplete"] for r in rows):
         warnings.append("experiments marked (incomplete) lack scores for some folds of their plan")

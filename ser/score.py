@@ -31,7 +31,6 @@ from typing import Any, Iterator, Sequence, TextIO
 import numpy as np
 
 from ser.errors import InputFileError, SerError
-from ser.normalization import TRAINING_SPEAKERS as FALLBACK  # the label of the fallback statistics in the output
 
 
 @dataclass

@@ -54,7 +54,7 @@ def test_report_numbers_match_hand_computation(tmp_path):
     exp = make_exp(tmp_path)
     res = write_report(
         exp,
-        protocol={"normalisation": "per-speaker z-norm", "features": "mfcc_pitch28", "encoder": "blstm", "config": "conf/blstm.yaml"},
+        protocol={"normalization": "per-speaker z-norm", "features": "mfcc_pitch28", "encoder": "blstm", "config": "conf/blstm.yaml"},
         commands=["ser make-folds data/x folds", "ser train ..."],
     )
     saved = json.loads((exp / "results.json").read_text())
@@ -78,7 +78,7 @@ def test_report_numbers_match_hand_computation(tmp_path):
     assert [pooled["per_class"][c]["recall"] for c in CLASSES] == approx([0.75, 0.8, 0.5])
     assert saved["per_class_recall_mean"] == {"ang": approx(0.75), "hap": approx(0.75), "neu": approx(0.5)}
     assert "fold B: no test utterances of class neu; its UAR averages the 2 classes present" in saved["notes"]
-    assert saved["protocol"]["normalisation"] == "per-speaker z-norm"
+    assert saved["protocol"]["normalization"] == "per-speaker z-norm"
     assert saved["protocol"]["classes"] == CLASSES
     assert saved["commands"] == ["ser make-folds data/x folds", "ser train ..."]
 
@@ -87,7 +87,7 @@ def test_report_numbers_match_hand_computation(tmp_path):
     assert "70.83 ± 5.89" in md  # UAR mean ± std in %
     assert "| pooled | 68.33 | 72.73 |" in md
     assert "| **ang** | 3 | 1 | 0 | 4 |" in md  # confusion text table
-    assert "normalisation: per-speaker z-norm" in md and "encoder: blstm" in md
+    assert "normalization: per-speaker z-norm" in md and "encoder: blstm" in md
     assert "ser make-folds data/x folds" in md
     png = exp / "confusion.png"
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -107,6 +107,7 @@ def test_report_protocol_from_files_and_plan(tmp_path):
     proto = res["protocol"]
     assert proto["folds_kind"] == "loso" and "next speaker" in proto["validation_rule"]
     assert proto["features"] == "emobase78" and proto["encoder"] == "gagru-small"  # caller's dict wins
+    assert proto["normalization"] == "none" and "normalisation" not in proto  # a ser 0.1 file's spelling is read
     assert res["commands"] == ["bash run.sh --stage 3"]
     assert res["folds"]["A"]["test_speakers"] == ["A"] and res["folds"]["A"]["valid_speakers"] == ["B"]
     assert any(n.startswith("INCOMPLETE: 1 fold(s) of the plan have no scores: C") for n in res["notes"])
@@ -114,8 +115,8 @@ def test_report_protocol_from_files_and_plan(tmp_path):
     assert "folds_kind: loso" in md and "INCOMPLETE" in md
     # without a normalisation statement the report says so
     res2 = write_report(make_exp(tmp_path, "other"))
-    assert res2["protocol"]["normalisation"] == "NOT STATED"
-    assert any("normalisation not stated" in n for n in res2["notes"])
+    assert res2["protocol"]["normalization"] == "NOT STATED"
+    assert any("normalization not stated" in n for n in res2["notes"])
 
 
 def test_bad_scores_are_clear_errors(tmp_path):
@@ -141,8 +142,8 @@ def test_bad_scores_are_clear_errors(tmp_path):
 def test_comparison_table(tmp_path):
     one = make_exp(tmp_path, "blstm_mfcc")
     two = make_exp(tmp_path, "gagru_emobase", folds=(("A", FOLD_A), ("B", [(u, t, t) for u, t, _ in FOLD_B])))
-    write_report(one, protocol={"encoder": "blstm", "features": "mfcc_pitch28", "normalisation": "speaker"})
-    write_report(two, protocol={"encoder": "gagru", "features": "emobase78", "normalisation": "speaker"})
+    write_report(one, protocol={"encoder": "blstm", "features": "mfcc_pitch28", "normalization": "speaker"})
+    write_report(two, protocol={"encoder": "gagru", "features": "emobase78", "normalization": "speaker"})
     rows = write_comparison([one, two], tmp_path / "COMPARISON.md")
     assert [r["experiment"] for r in rows] == ["blstm_mfcc", "gagru_emobase"]
     assert rows[1]["uar_mean"] == approx((2 / 3 + 1) / 2)
@@ -161,14 +162,14 @@ def test_report_command(tmp_path, capsys):
     cmd.add_arguments(parser)
     assert cmd.NAME == "report" and cmd.EXAMPLES
     args = parser.parse_args(
-        [str(one), str(two), "--compare", str(tmp_path / "cmp.md"), "--protocol", "normalisation=global",
+        [str(one), str(two), "--compare", str(tmp_path / "cmp.md"), "--protocol", "normalization=global",
          "--command", "ser report e1 e2"]
     )
     assert cmd.run(args) == 0
     out = capsys.readouterr().out
     assert "UAR 70.83 ± 5.89" in out and "cmp.md" in out
     assert (one / "RESULTS.md").is_file() and (two / "confusion.png").is_file() and (tmp_path / "cmp.md").is_file()
-    assert json.loads((two / "results.json").read_text())["protocol"]["normalisation"] == "global"
+    assert json.loads((two / "results.json").read_text())["protocol"]["normalization"] == "global"
 
 
 # --- intervals and significance ----------------------------------------------------------------------
@@ -188,7 +189,7 @@ def test_report_bootstrap_ci_over_speakers_from_feat_dir(tmp_path):
 
     exp = make_exp(tmp_path)
     feat = write_feat_dir(tmp_path)
-    (exp / "protocol.yaml").write_text(f"feat_dir: {feat}\nnormalisation: none\n")
+    (exp / "protocol.yaml").write_text(f"feat_dir: {feat}\nnormalization: none\n")
     res = write_report(exp, n_boot=300, seed=5)
     ci = res["bootstrap_ci"]
     assert ci["unit"] == "speaker" and ci["n_clusters"] == 3 and ci["speakers_from"] == str(feat / "utt2spk")
@@ -250,7 +251,7 @@ def test_comparison_significance_against_the_reference(tmp_path):
     two = make_exp(tmp_path, "gagru_emobase", folds=(("A", perfect[0]), ("B", perfect[1])))
     fewer = make_exp(tmp_path, "only_a", folds=(("A", FOLD_A),))
     for exp in (one, two, fewer):
-        write_report(exp, protocol={"feat_dir": str(feat), "normalisation": "speaker"}, n_boot=100)
+        write_report(exp, protocol={"feat_dir": str(feat), "normalization": "speaker"}, n_boot=100)
     rows = write_comparison([one, two, fewer], tmp_path / "CMP.md", n_perm=200, seed=3)
     assert [r["is_reference"] for r in rows] == [True, False, False] and rows[0]["significance"] is None
     sig = rows[1]["significance"]

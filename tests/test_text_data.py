@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import csv
-import shutil
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -50,7 +50,6 @@ def _turns(source: str):
 
 def run(args: argparse.Namespace) -> int:
     import json
-    import sys
 
     import torch
 

@@ -12,7 +12,7 @@ DEFAULT_SEED = 0
 NAME = "report"
 HELP = "Summarise exp/<tag>/fold_*/scores.tsv into RESULTS.md, results.json and confusion.png; compare experiments."
 EXAMPLES = [
-    "ser report exp/blstm_mfcc_pitch28 --folds-dir data/emodb/folds --protocol normalisation=per-speaker-znorm",
+    "ser report exp/blstm_mfcc_pitch28 --folds-dir data/emodb/folds --protocol normalization=per-speaker-znorm",
     "ser report exp/blstm_mfcc_pitch28 exp/gagru_emobase78 --compare exp/COMPARISON.md",
     "ser report exp/svm_egemaps88 exp/gagru_emobase78 --compare exp/CMP.md --reference gagru_emobase78 --n-boot 2000",
 ]
@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_key_value,
         default=[],
         metavar="KEY=VALUE",
-        help="protocol entry (normalisation, features, encoder, config...); overrides exp/<tag>/protocol.yaml",
+        help="protocol entry (normalization, features, encoder, config...); overrides exp/<tag>/protocol.yaml",
     )
     parser.add_argument(
         "--command",

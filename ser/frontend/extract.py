@@ -17,9 +17,8 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-import numpy as np
 import yaml
 
 from ser.datadir import DataDir, write_map
