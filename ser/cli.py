@@ -45,7 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # KEY=VALUE overrides after an option (`ser evaluate ... --seeds 0 train.lr=1e-3`): argparse leaves them over
+    if extra and isinstance(getattr(args, "overrides", None), list) and all("=" in w and not w.startswith("-") for w in extra):
+        args.overrides += extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "verb", None):
         parser.print_help()
         return 2

@@ -109,8 +109,8 @@ def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
     return out
 
 
-def load_config(path: str | Path | None, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Read a YAML config (None: all defaults) and apply `key=value` overrides."""
+def read_config_dict(path: str | Path | None, overrides: list[str] | None = None) -> dict[str, Any]:
+    """A YAML config (None: empty) as a plain dict with `key=value` overrides applied (audio and text configs)."""
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -122,6 +122,12 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     data = copy.deepcopy(data)
     for key, value in parse_overrides(overrides or []):
         set_by_path(data, key, value)
+    return data
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Read an audio experiment's YAML config (None: all defaults) and apply `key=value` overrides."""
+    data = read_config_dict(path, overrides)
     train = data.pop("train", {}) or {}
     cfg = make_dataclass(ExperimentConfig, data, str(path or "config"))
     cfg.train = make_dataclass(TrainConfig, train, f"{path or 'config'}: train")

@@ -849,3 +849,120 @@ def _significance_section(rows: Sequence[Mapping[str, Any]], ref: int, n_perm: i
     )
     lines.append("")
     return lines
+
+
+# --- experiments over seeds (text conversation models) ---------------------------------------------------
+# A text experiment has one fixed split and several seeds (EXP/seed_<n>/metrics.json, written by
+# ser.text.train); its report is the AGHMN papers' layout: per-class Acc (= recall) and F1, then the
+# support-weighted accuracy and F1 and the macro-F1, each as mean ± sample std over the seeds.
+
+SEED_PREFIX = "seed_"
+
+
+def _seed_of(path: Path) -> int:
+    return int(path.parent.name[len(SEED_PREFIX):])
+
+
+def _mean_std_pair(values: Iterable[float], ddof: int) -> list[float | None]:
+    """[mean, sample std]; None where undefined (one seed, or a class absent from every test set)."""
+    a = np.asarray(list(values), dtype=float)
+    a = a[~np.isnan(a)]
+    return [float(a.mean()) if a.size else None, float(a.std(ddof=ddof)) if a.size > 1 else None]
+
+
+def summarise_seeds(exp_dir: str | Path, seeds: Sequence[int] | None = None) -> dict[str, Any]:
+    """Mean ± std over the finished seeds of a text experiment (all of them, or `seeds`)."""
+    from ser.text.config import TextModelConfig
+
+    exp_dir = Path(exp_dir)
+    paths = sorted(exp_dir.glob(f"{SEED_PREFIX}*/metrics.json"), key=_seed_of)
+    if seeds is not None:
+        paths = [p for p in paths if _seed_of(p) in set(seeds)]
+    if not paths:
+        raise ReportError(f"{exp_dir}: no finished seeds ({SEED_PREFIX}*/metrics.json)")
+    runs = {p.parent.name: json.loads(p.read_text(encoding="utf-8")) for p in paths}
+    per_seed = {name: Metrics(tuple(r["test"]["classes"]), np.asarray(r["test"]["confusion"], dtype=np.int64))
+                for name, r in runs.items()}
+    summary = summarise_folds(per_seed)
+    classes = list(summary.classes)
+    recall = np.array([m.recall for m in per_seed.values()])
+    f1 = np.array([m.f1 for m in per_seed.values()])
+    ddof = 1 if len(per_seed) > 1 else 0
+    first = next(iter(runs.values()))
+    return {
+        "tag": TextModelConfig.from_dict(first["model_config"]).tag,
+        "seeds": [int(n[len(SEED_PREFIX):]) for n in runs],
+        "classes": classes,
+        "per_class": {c: {"acc": _mean_std_pair(recall[:, i], ddof), "f1": _mean_std_pair(f1[:, i], ddof)}
+                      for i, c in enumerate(classes)},
+        "acc": _mean_std_pair((m.wa for m in per_seed.values()), ddof),
+        "weighted_f1": _mean_std_pair((m.weighted_f1 for m in per_seed.values()), ddof),
+        "macro_f1": _mean_std_pair((m.macro_f1 for m in per_seed.values()), ddof),
+        "seconds_per_epoch": float(np.mean([r["seconds_per_epoch"] for r in runs.values()])),
+        "epochs": [r["epochs"] for r in runs.values()],
+        "model_config": first["model_config"],
+        "train_config": first["train_config"],
+        "pooled": summary.pooled.to_dict(),
+    }
+
+
+def _pm_seeds(pair: Sequence[float | None]) -> str:
+    mean, std = (None if v is None or math.isnan(v) else v for v in pair)
+    if mean is None:
+        return "-"
+    return f"{100 * mean:.1f}" if std is None else f"{100 * mean:.1f} ± {100 * std:.1f}"
+
+
+def seed_table(summaries: Sequence[Mapping[str, Any]]) -> str:
+    """Markdown laid out like the AGHMN paper's Tables 2-3: per class Acc F1, then Avg. Acc F1 (weighted) and mF1."""
+    classes = summaries[0]["classes"]
+    head = "| Model | " + " | ".join(f"{c} Acc | {c} F1" for c in classes) + " | Avg. Acc | Avg. F1 | mF1 |"
+    rows = [head, "|---" * (2 * len(classes) + 4) + "|"]
+    for s in summaries:
+        if s["classes"] != classes:
+            raise ReportError(f"{s['tag']}: classes differ from {classes}; cannot share one table")
+        cells = [f"{_pm_seeds(s['per_class'][c]['acc'])} | {_pm_seeds(s['per_class'][c]['f1'])}" for c in classes]
+        rows.append(f"| {s['tag']} | " + " | ".join(cells)
+                    + f" | {_pm_seeds(s['acc'])} | {_pm_seeds(s['weighted_f1'])} | {_pm_seeds(s['macro_f1'])} |")
+    return "\n".join(rows) + "\n"
+
+
+def write_seed_report(exp_dir: str | Path, seeds: Sequence[int] | None = None, command: str = "") -> dict[str, Any]:
+    """results.json and RESULTS.md of a text experiment (the command is kept from an earlier report if not given)."""
+    exp_dir = Path(exp_dir)
+    s = summarise_seeds(exp_dir, seeds)
+    if not command and (exp_dir / RESULTS_JSON).is_file():
+        try:
+            command = json.loads((exp_dir / RESULTS_JSON).read_text(encoding="utf-8")).get("command", "")
+        except (OSError, ValueError):
+            command = ""
+    if command:
+        s["command"] = command
+    write_text_atomic(exp_dir / RESULTS_JSON, json.dumps(s, indent=1) + "\n")
+    n = len(s["seeds"])
+    text = [
+        f"# {s['tag']}: {n} seed{'s' if n != 1 else ''} ({', '.join(map(str, s['seeds']))})",
+        "",
+        "Test split; values in %, mean ± sample std over seeds. Acc per class = recall of that class; "
+        "Avg. Acc = overall accuracy (support-weighted), Avg. F1 = support-weighted F1, mF1 = macro-F1.",
+        "",
+        seed_table([s]),
+        f"Epochs per seed: {s['epochs']}; {s['seconds_per_epoch']:.1f} s per training epoch (mean).",
+        "",
+        "Model: `" + json.dumps(s["model_config"]) + "`",
+        "",
+        "Training: `" + json.dumps(s["train_config"]) + "`",
+        "",
+    ]
+    if command:
+        text += ["Command:", "", "```", command, "```", ""]
+    write_text_atomic(exp_dir / RESULTS_MD, "\n".join(text))
+    return s
+
+
+def compare_seed_experiments(exp_dirs: Sequence[str | Path], out: str | Path | None = None) -> str:
+    """One table over several text experiments (same classes)."""
+    text = seed_table([summarise_seeds(d) for d in exp_dirs])
+    if out:
+        write_text_atomic(out, text)
+    return text

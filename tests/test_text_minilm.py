@@ -83,14 +83,14 @@ def test_train_minilm_and_converse_streams_like_batch(encoder, meld_few, tmp_pat
     data, exp = tmp_path / "data", tmp_path / "exp"
     for split, part in (("train", meld_few[:4]), ("dev", meld_few[4:6]), ("test", meld_few[6:8])):
         write_conversation_json(data / f"{split}.json", part)
-    small = ["--reader", "minilm", "--window", "3", "--hidden", "12", "--max-epochs", "1", "--threads", "1"]
-    assert main(["text-train", str(data), str(exp), "--seeds", "0", "--embed-dim", "10"] + small) == 0
+    small = ["model_conf.reader=minilm", "model_conf.window=3", "model_conf.hidden=12", "train.max_epochs=1", "--threads", "1"]
+    assert main(["text-train", str(data), str(exp), "--seeds", "0", "model_conf.embed_dim=10"] + small) == 0
     err = capsys.readouterr().err
-    assert "--embed-dim ignored: reader minilm" in err and "encoded now" in err
+    assert "model_conf.embed_dim ignored: reader minilm" in err and "encoded now" in err
     m = json.loads((exp / "seed_0" / "metrics.json").read_text())
     assert m["model_config"]["reader"] == "minilm" and m["model_config"]["embed_dim"] == 384 and m["epochs"] == 1
     assert json.loads((exp / "results.json").read_text())["tag"] == "bif-agru-minilm"
-    assert main(["text-train", str(data), str(exp), "--seeds", "1"] + small) == 0  # another seed: vectors cached
+    assert main(["text-train", str(data), str(exp), "--seeds", "1", "model_conf.embed_dim=10"] + small) == 0  # another seed: vectors cached
     assert ", 0 encoded now" in capsys.readouterr().err
 
     model, itos, classes = load_model(exp / "seed_0" / "model.pt")

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SMOKE = "--hidden 8 --embed-dim 8 --max-epochs 1 --max-train-dialogues 6 --max-eval-dialogues 2 --threads 1"
+SMOKE = ("model_conf.hidden=8 model_conf.embed_dim=8 train.max_epochs=1 train.max_train_dialogues=6 "
+         "train.max_eval_dialogues=2 train.threads=1")
 
 
 def recipe_copy(tmp: Path, name: str) -> Path:
@@ -34,21 +35,23 @@ def run_recipe(recipe: Path, *args: str) -> subprocess.CompletedProcess:
 def test_meld_recipe(meld_dir, tmp_path):
     recipe = recipe_copy(tmp_path, "meld")
     proc = run_recipe(recipe, "--meld-dir", str(meld_dir), "--configs", "bif_agru sclstm", "--seeds", "0",
-                      "--extra", SMOKE)  # fmt: skip
+                      "--overrides", SMOKE)  # fmt: skip
     assert "repaired mojibake in 0 strings" in proc.stderr
     table = (recipe / "exp" / "RESULTS.md").read_text()
     assert "| Model | neutral Acc | neutral F1 | surprise Acc |" in table
     assert "| bif-agru-bigru |" in table and "| sclstm-cnn |" in table
     command = (recipe / "exp" / "bif_agru" / "RESULTS.md").read_text()
-    assert "ser text-train data/meld exp/bif_agru --model aghmn --reader bigru --memory bif --summary agru --window 10" in command
+    assert "ser text-train --config conf/bif_agru.yaml data/meld exp/bif_agru" in command
+    assert '"memory": "bif", "summary": "agru"' in command and '"window": 10' in command
 
 
 def test_iemocap_text_recipe(iemocap_text_dir, tmp_path):
     recipe = recipe_copy(tmp_path, "iemocap_text")
     proc = run_recipe(recipe, "--iemocap-json-dir", str(iemocap_text_dir), "--configs", "unif_biagru", "--seeds", "0",
-                      "--stop-stage", "1", "--extra", SMOKE)  # fmt: skip
+                      "--stop-stage", "1", "--overrides", SMOKE)  # fmt: skip
     assert "train.json: 108 dialogues, 5163 turns" in proc.stdout
-    assert "--memory unif --summary biagru --window 40" in (recipe / "exp" / "unif_biagru" / "RESULTS.md").read_text()
+    text = (recipe / "exp" / "unif_biagru" / "RESULTS.md").read_text()
+    assert '"memory": "unif", "summary": "biagru"' in text and '"window": 40' in text
 
 
 def test_iemocap_text_recipe_from_the_release(emodb_dir, tmp_path):
@@ -59,7 +62,7 @@ def test_iemocap_text_recipe_from_the_release(emodb_dir, tmp_path):
                                  dialogs_per_session=2, turns_per_speaker=8)  # fmt: skip
     recipe = recipe_copy(tmp_path, "iemocap_text")
     proc = run_recipe(recipe, "--source", "iemocap-text", "--iemocap-dir", str(release), "--configs", "bif_agru",
-                      "--seeds", "0", "--extra", SMOKE)  # fmt: skip
+                      "--seeds", "0", "--overrides", SMOKE)  # fmt: skip
     assert "test.json: 2 dialogues, 28 turns" in proc.stdout
     assert (recipe / "data" / "iemocap6_release" / "train.json").is_file() and not (recipe / "data" / "iemocap6").exists()
     table = (recipe / "exp_release" / "RESULTS.md").read_text()

@@ -12,12 +12,13 @@ import torch
 
 from ser.cli import main
 from ser.text.data import read_conversation_json
-from ser.text.train import class_weights, table
+from ser.report import seed_table as table
+from ser.trainer import sqrt_min_frequency_weights as class_weights
 
 torch.set_num_threads(1)
 
-SMALL = ["--hidden", "12", "--embed-dim", "10", "--max-epochs", "2", "--max-train-dialogues", "3",
-         "--max-eval-dialogues", "2", "--threads", "1"]  # fmt: skip
+SMALL = ["model_conf.hidden=12", "model_conf.embed_dim=10", "train.max_epochs=2", "train.max_train_dialogues=3",
+         "train.max_eval_dialogues=2", "--threads", "1"]  # fmt: skip
 
 
 def test_class_weights():
@@ -30,8 +31,8 @@ def trained(iemocap_text_dir, embeddings_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("text")
     data, exp = root / "data", root / "exp"
     assert main(["prepare-text", "conv-json", str(iemocap_text_dir), str(data)]) == 0
-    args = ["text-train", str(data), str(exp), "--seeds", "0,1", "--window", "5", "--class-weights",
-            "--embeddings", str(embeddings_dir / "gensim_test_word2vec.txt")] + SMALL  # fmt: skip
+    args = ["text-train", str(data), str(exp), "--seeds", "0,1", "model_conf.window=5", "train.class_weights=true",
+            f"train.embeddings={embeddings_dir / 'gensim_test_word2vec.txt'}"] + SMALL  # fmt: skip
     assert main(args) == 0
     return data, exp
 
@@ -55,8 +56,11 @@ def test_text_train_outputs(trained, capsys):
     assert "| Model | happy Acc | happy F1 |" in text and "mF1" in text and "±" in text and "ser text-train" in text
     # a rerun keeps finished seeds
     before = (exp / "seed_0" / "model.pt").stat().st_mtime_ns
-    assert main(["text-train", str(data), str(exp), "--seeds", "0"] + SMALL) == 0
+    same = ["model_conf.window=5", "train.class_weights=true", f"train.embeddings={json.loads((exp / 'seed_0' / 'metrics.json').read_text())['train_config']['embeddings']}"]
+    assert main(["text-train", str(data), str(exp), "--seeds", "0", *same] + SMALL) == 0
     assert (exp / "seed_0" / "model.pt").stat().st_mtime_ns == before
+    # another config into the same folder is refused (its seeds would not belong to one experiment)
+    assert main(["text-train", str(data), str(exp), "--seeds", "2"] + SMALL) == 2
     capsys.readouterr()
     assert main(["text-report", str(exp), "--compare", str(exp / "cmp.md")]) == 0
     assert "| bif-agru-bigru |" in (exp / "cmp.md").read_text()
@@ -171,7 +175,7 @@ def test_killed_seed_resumes_exactly(iemocap_text_dir, tmp_path):
     whole = train_seed(splits, classes, mc, tc, tmp_path / "whole", seed=3, log=lambda m: None)
 
     def kill_after_epoch_2(message):
-        if message.startswith("epoch 2:"):
+        if message.startswith("epoch   2 "):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -179,9 +183,9 @@ def test_killed_seed_resumes_exactly(iemocap_text_dir, tmp_path):
     assert (tmp_path / "killed" / "checkpoint.pt").is_file() and not (tmp_path / "killed" / ".done").exists()
     messages = []
     resumed = train_seed(splits, classes, mc, tc, tmp_path / "killed", seed=3, log=messages.append)
-    assert messages[1].startswith("resumed from") and messages[2].startswith("epoch 3:")
+    assert messages[1].startswith("resuming from") and messages[2].startswith("epoch   3 ")
     assert resumed["test"] == whole["test"] and resumed["best_epoch"] == whole["best_epoch"]
     assert (tmp_path / "killed" / "predictions.tsv").read_text() == (tmp_path / "whole" / "predictions.tsv").read_text()
     log = (tmp_path / "killed" / "train.log").read_text().splitlines()
-    assert [ln.split(":")[0] for ln in log if ln.startswith("epoch")] == ["epoch 1", "epoch 2", "epoch 3"]
+    assert [ln.split()[1] for ln in log if ln.startswith("epoch")] == ["1", "2", "3"]
     assert not (tmp_path / "killed" / "checkpoint.pt").exists()

@@ -15,12 +15,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ser.text.train import compare, write_report
+    from ser.report import compare_seed_experiments, write_seed_report
 
     for exp in args.exp_dirs:
-        s = write_report(exp)
+        s = write_seed_report(exp)
         print(f"{exp}/RESULTS.md: {s['tag']}, {len(s['seeds'])} seeds, mF1 {100 * s['macro_f1'][0]:.1f}")
     if args.compare:
-        text = compare(args.exp_dirs, args.compare)
+        text = compare_seed_experiments(args.exp_dirs, args.compare)
         print(text, end="")
     return 0

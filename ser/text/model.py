@@ -35,59 +35,16 @@ both give the same posteriors.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from ser.errors import SerError
+from ser.text.config import TextModelConfig
 
 FORMAT = "ser-text-model-1"
-SENTENCE_DIM = 384  # all-MiniLM-L6-v2 (ser.text.sentence_encoder.DIM; not imported: that module is optional)
-
-
-@dataclass
-class TextModelConfig:
-    model: str = "aghmn"  # aghmn | sclstm
-    reader: str = "bigru"  # bigru | bilstm | cnn | minilm
-    memory: str = "bif"  # unif | bif   (aghmn)
-    summary: str = "agru"  # soft | agru | biagru   (aghmn)
-    hidden: int = 100
-    window: int = 40  # K: memory bank size (40 IEMOCAP, 10 MELD)
-    dropout: float = 0.3
-    embed_dim: int = 100  # taken from the embedding file when one is given; 384 (the sentence vector) for minilm
-    trainable_embeddings: bool = True
-    cnn_widths: tuple = (3, 4, 5)
-    cnn_maps: int = 64
-
-    def check(self) -> "TextModelConfig":
-        choices = {"model": ("aghmn", "sclstm"), "reader": ("bigru", "bilstm", "cnn", "minilm"),
-                   "memory": ("unif", "bif"), "summary": ("soft", "agru", "biagru")}  # fmt: skip
-        for key, allowed in choices.items():
-            if getattr(self, key) not in allowed:
-                raise SerError(f"{key}: '{getattr(self, key)}' is not one of {', '.join(allowed)}")
-        if self.window < 1 or self.hidden < 1:
-            raise SerError("window and hidden must be positive")
-        self.cnn_widths = tuple(int(w) for w in self.cnn_widths)
-        if self.reader == "minilm":  # the input is MiniLM's frozen sentence vector, whatever was asked for words
-            self.embed_dim, self.trainable_embeddings = SENTENCE_DIM, False
-        return self
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TextModelConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SerError(f"unknown text model options: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        return cls(**data).check()
-
-    @property
-    def tag(self) -> str:
-        if self.model == "sclstm":
-            return f"sclstm-{self.reader}"
-        return f"{self.memory}-{self.summary}-{self.reader}"
 
 
 def reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
