@@ -191,10 +191,17 @@ def test_unknown_label_is_reported_and_left_out(emodb_feats, capfd):
     assert all(post.shape == (6,) for post in scores.values())
 
 
-def test_svm_on_functionals(emodb_dir, emodb_feats):
+@pytest.fixture(scope="module")
+def emodb_func(emodb_feats):
+    """The same utterances as eGeMAPS functionals (root/func) with per-speaker CMVN."""
     root = emodb_feats
     assert main(["extract", "--features", "egemaps88", "--nj", "2", "--no-progress", str(root / "data"), str(root / "func")]) == 0
     assert main(["compute-cmvn", str(root / "func")]) == 0
+    return root
+
+
+def test_svm_on_functionals(emodb_func):
+    root = emodb_func
     exp = root / "svm"
     assert main(["evaluate", "--quiet", str(root / "func"), str(root / "folds"), str(exp), "encoder=svm"]) == 0
     scores = read_scores(exp / "fold_08" / "scores.tsv")
@@ -256,3 +263,115 @@ def test_config_overrides_and_errors(tmp_path):
         load_config(None, ["train.learning_rate=1"])
     with pytest.raises(SerError, match="normalization"):
         load_config(None, ["normalization=per-speaker"])
+
+
+def _fold_sets(root: Path, fold: str = "09"):
+    """Normalised labelled train/valid/test sets of one fold, as `ser evaluate` builds them."""
+    from ser.features_table import FeatureTable
+    from ser.folds import read_plan
+
+    table = FeatureTable(root / "feats")
+    plan = read_plan(root / "folds", table.data)
+    f = plan.fold(fold)
+    classes = sorted(set(table.data.utt2emo.values()))
+    norm = table.normalization("speaker", f.train)
+    return [table.labelled(u, classes, norm, lambda _m: None) for u in (f.train, f.valid, f.test)], classes
+
+
+class _Kill(Exception):
+    pass
+
+
+def _killer(trigger: str, seen: list[str]):
+    def log(line: str) -> None:
+        seen.append(line)
+        if trigger in line:
+            raise _Kill(line)
+    return log
+
+
+def test_resume_after_early_stop_trains_no_further_epoch(emodb_feats, tmp_path):
+    """A kill after the epoch that triggered early stopping (its checkpoint written) must not train one more."""
+    from ser.train import train_torch
+
+    (train, valid, _), classes = _fold_sets(emodb_feats)
+    cfg = load_config(None, [*TINY_GAGRU, "train.max_epochs=30", "train.patience=2", "train.lr=3e-2"])
+    _, whole = train_torch(cfg, train, valid, classes, tmp_path / "whole", lambda _m: None)
+    assert whole.epochs_run < 30, "early stopping must fire for this test to mean anything"
+    seen: list[str] = []
+    with pytest.raises(_Kill):
+        train_torch(cfg, train, valid, classes, tmp_path / "killed", _killer("early stop", seen))
+    resumed_log: list[str] = []
+    _, resumed = train_torch(cfg, train, valid, classes, tmp_path / "killed", resumed_log.append)
+    assert "(training had stopped)" in resumed_log[0]
+    assert not any(line.startswith("epoch") for line in resumed_log), "no epoch may run after the stop"
+    assert (resumed.epochs_run, resumed.best_epoch) == (whole.epochs_run, whole.best_epoch)
+
+
+def test_kill_during_refit_keeps_the_selected_epoch(emodb_feats, tmp_path):
+    """train.refit: the epoch count chosen on the validation speaker is kept when the refit is killed and rerun."""
+    from ser.models.torch_classifier import TorchClassifier
+
+    (train, valid, test), classes = _fold_sets(emodb_feats)
+    cfg = load_config(None, [*TINY_GAGRU, "train.max_epochs=6", "train.patience=2", "train.refit=true"])
+    whole = TorchClassifier(cfg, classes)
+    record = whole.fit(train, valid, tmp_path / "whole", lambda _m: None)
+    seen: list[str] = []
+    killed = TorchClassifier(cfg, classes)
+    with pytest.raises(_Kill):  # the refit's first epoch: selection finished, the refit has begun
+        killed.fit(train, valid, tmp_path / "killed", _after("refit on train", "epoch   1 ", seen))
+    again = TorchClassifier(cfg, classes)
+    log: list[str] = []
+    assert again.fit(train, valid, tmp_path / "killed", log.append)["best_epoch"] == record["best_epoch"]
+    assert any("chosen earlier" in line for line in log)
+    np.testing.assert_allclose(again.posteriors(test.inputs), whole.posteriors(test.inputs), atol=1e-6)
+
+
+def _after(first: str, then: str, seen: list[str]):
+    """A log that raises at the first line containing `then` that comes after a line containing `first`."""
+    def log(line: str) -> None:
+        seen.append(line)
+        if then in line and any(first in s for s in seen[:-1]):
+            raise _Kill(line)
+    return log
+
+
+def test_non_torch_models_never_import_torch(emodb_func):
+    """An SVM or logistic-regression fold (and scoring with its model file) runs without importing torch."""
+    root = emodb_func
+    code = f"""
+import sys
+from ser.cli import main
+for enc in ("svm", "logreg"):
+    assert main(["evaluate", "--quiet", "--folds", "03", "{root / 'func'}", "{root / 'folds'}", "{root}/notorch_" + enc, "encoder=" + enc]) == 0
+assert main(["score", "--quiet", "--model", "{root}/notorch_logreg/fold_03/model.ser", "--speaker", "03", "{root / 'func'}"]) == 0
+print("torch" in sys.modules)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "False"
+    for enc in ("svm", "logreg"):
+        assert len(read_scores(root / f"notorch_{enc}" / "fold_03" / "scores.tsv")) == 12
+
+
+def test_config_features_key_is_checked(emodb_func, capfd):
+    """A config for one feature set is refused on another's features, unless told (then config.yaml says so)."""
+    root = emodb_func
+    gagru = str(REPO / "recipes" / "emodb" / "conf" / "gagru_demo.yaml")
+    assert main(["evaluate", "--quiet", "--config", gagru, "--folds", "03", str(root / "func"), str(root / "folds"),
+                 str(root / "wrong_feats"), "encoder=dnn"]) == 2
+    assert "holds 'egemaps88' features" in capfd.readouterr().err
+    assert main(["evaluate", "--quiet", "--config", gagru, "--folds", "03", str(root / "func"), str(root / "folds"),
+                 str(root / "told"), "encoder=dnn", "features=egemaps88", "train.max_epochs=1", "train.threads=1"]) == 0
+    assert load_config(root / "told" / "config.yaml").features == "egemaps88"
+
+
+def test_every_model_behind_one_registry(capsys):
+    """svm and logreg are registered names like the torch encoders; list-encoders shows what each is."""
+    from ser.models import get_encoder
+
+    assert get_encoder("svm").kind == get_encoder("logreg").kind == "estimator"
+    assert get_encoder("gagru").kind == "torch"
+    assert main(["list-encoders", "svm", "logreg", "gagru"]) == 0
+    out = capsys.readouterr().out
+    assert "svm  [utterance, not torch]" in out and "logreg  [utterance, not torch]" in out and "gagru  [frames]" in out
