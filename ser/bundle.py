@@ -289,7 +289,7 @@ def _check_consistency(bundle: Bundle) -> None:
         raise BundleError(f"{bundle.path}: built for another feature set: the model takes {dim}-d input but its feature set "
                           f"'{fs.name}' gives {features.get('dim')}-d")
     for name, stats in bundle.norm_state.items():
-        if stats.shape != (2, dim + 1):
+        if stats.ndim == 2 and stats.shape != (2, dim + 1):
             raise BundleError(f"{bundle.path}: normalisation statistics '{name}' of shape {stats.shape} do not fit {dim}-d features")
     from ser.normalization import load_normalization
 

@@ -82,8 +82,13 @@ def train_all_speakers(exp_dir: str | Path, feat_dir: str | Path | None = None, 
 
 
 def export_bundle(exp_dir: str | Path, out_file: str | Path, fold: str | None = None, feat_dir: str | Path | None = None,
-                  overrides: Sequence[str] = (), force_retrain: bool = False, log: Logger = _stderr) -> Path:
-    """Write the bundle of a fold's model (`fold`) or of the all-speaker model (trained if needed)."""
+                  overrides: Sequence[str] = (), force_retrain: bool = False, log: Logger = _stderr,
+                  calibrate: bool = False, card: dict[str, Any] | None = None) -> Path:
+    """Write the bundle of a fold's model (`fold`) or of the all-speaker model (trained if needed).
+
+    `calibrate`: fit a temperature on the experiment's out-of-fold posteriors (``ser.calibration``), which
+    `ser score` then applies; `card`: the model card's extra sections (training corpora and licences, measured
+    results, what not to trust it on), shown by `ser info`."""
     exp_dir = Path(exp_dir)
     if not exp_dir.is_dir():
         raise SerError(f"{exp_dir}: not an experiment dir")
@@ -99,6 +104,16 @@ def export_bundle(exp_dir: str | Path, out_file: str | Path, fold: str | None = 
     meta = {**model.meta, "protocol": read_protocol(exp_dir) or None, "results": _results_summary(exp_dir),
             "experiment": exp_dir.name}
     meta["training"] = {**meta.get("training", {}), "model_file": str(model_file)}
+    if calibrate:
+        from ser.calibration import calibrate_experiment
+
+        if model.output_kind != "posteriors":
+            raise SerError(f"{exp_dir}: the model's scores are {model.output_kind}, not posteriors: nothing to calibrate")
+        meta["calibration"] = calibrate_experiment(exp_dir).to_dict()
+        log(f"calibration: temperature {meta['calibration']['temperature']:.3f}, ECE {meta['calibration']['ece_before']:.3f} -> "
+            f"{meta['calibration']['ece_after']:.3f} on {meta['calibration']['fitted_on']}")
+    if card:
+        meta["card"] = card
     path = save_bundle(out_file, meta, model.model_state, model.norm_state)
     log(f"{path}: {model.encoder} ({meta['training'].get('source')}), {len(model.classes)} classes, "
         f"normalisation {model.normalization}")

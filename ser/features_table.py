@@ -22,6 +22,10 @@ from ser.errors import SerError
 from ser.frontend.cmvn import read_cmvn, speaker_stats, stats_of
 from ser.normalization import Normalization, make_normalization
 
+#: below this much audio a speaker's own statistics are not used (normalised with the training speakers' instead)
+MIN_CLIPS = 10
+MIN_SECONDS = 3.0
+
 
 @dataclass
 class LabelledSet:
@@ -71,6 +75,14 @@ class FeatureTable:
     def feature_set_name(self) -> str | None:
         return (self.header.get("feature_set") or {}).get("name")
 
+    @property
+    def min_statistics_rows(self) -> float:
+        """Feature rows a speaker needs for statistics of their own: 10 clips of functionals, or 3 s of frames."""
+        if not self.frame_level:
+            return float(MIN_CLIPS)
+        shift = float(self.header.get("frame_shift") or 0.01)
+        return MIN_SECONDS / shift
+
     # --- StatisticsSource ---------------------------------------------------------------------------
     def utterance_stats(self, utt: str) -> np.ndarray:
         return stats_of(self.raw[utt])
@@ -98,7 +110,7 @@ class FeatureTable:
     def normalization(self, mode: str, train_utts: Sequence[str]) -> Normalization:
         """A `mode` normaliser fitted on the training utterances; per-speaker modes adapted to every speaker's
         own statistics (unlabelled audio, the papers' protocol), which must cover every speaker here."""
-        norm = make_normalization(mode).fit(self, train_utts)
+        norm = make_normalization(mode, min_count=self.min_statistics_rows).fit(self, train_utts)
         if norm.uses_speaker_stats:
             stats = self.all_speaker_stats()
             missing = sorted(set(self.data.utt2spk.values()) - set(stats))

@@ -92,9 +92,13 @@ def normalization_class(name: str) -> type[Normalization]:
     return _MODES[name]
 
 
-def make_normalization(name: str) -> Normalization:
-    """A fresh (unfitted) normaliser of mode `name`."""
-    return normalization_class(name)()
+def make_normalization(name: str, **options: float) -> Normalization:
+    """A fresh (unfitted) normaliser of mode `name` (options a mode does not take are ignored)."""
+    cls = normalization_class(name)
+    import inspect
+
+    accepted = inspect.signature(cls.__init__).parameters
+    return cls(**{k: v for k, v in options.items() if k in accepted})
 
 
 def load_normalization(name: str, state: Mapping[str, np.ndarray]) -> Normalization:
@@ -158,16 +162,21 @@ class SpeakerNormalization(Normalization):
     """Each speaker by the statistics of their own unlabelled audio (the papers' protocol).
 
     `fit` pools the training speakers' statistics: the fallback for audio whose speaker is unknown (a lone
-    clip in `ser score`), which is stored in a bundle. `adapt` gives the speakers to be normalised.
+    clip in `ser score`), which is stored in a bundle. `adapt` gives the speakers to be normalised. A
+    speaker with too little audio for statistics of their own (fewer than `min_count` feature rows: one
+    clip of functionals has a single row, whose "standard deviation" is zero) falls back too, and `apply`
+    says so: statistics of one clip made every clip look alike (the same label and posteriors for all).
     """
 
     name = "speaker"
     description = "per-speaker z-normalisation (each speaker's own unlabelled audio, cmvn.scp)"
     uses_speaker_stats = True
 
-    def __init__(self) -> None:
+    def __init__(self, min_count: float = 0.0) -> None:
         self.fallback: np.ndarray | None = None
         self.speakers: dict[str, np.ndarray] = {}
+        self.too_little: dict[str, float] = {}
+        self.min_count = float(min_count)
 
     def fit(self, source: StatisticsSource, utts: Sequence[str]) -> "SpeakerNormalization":
         speakers = sorted({source.speaker_of(u) for u in utts})
@@ -175,20 +184,27 @@ class SpeakerNormalization(Normalization):
         return self
 
     def adapt(self, speaker_stats: Mapping[str, np.ndarray]) -> None:
-        self.speakers = dict(speaker_stats)
+        self.speakers = {s: st for s, st in speaker_stats.items() if st[0, -1] >= self.min_count}
+        self.too_little = {s: float(st[0, -1]) for s, st in speaker_stats.items() if st[0, -1] < self.min_count}
 
     def apply(self, feats: np.ndarray, speaker: str | None = None) -> tuple[np.ndarray, str]:
         if speaker is not None and speaker in self.speakers:
             return apply_stats(feats, self.speakers[speaker]), f"speaker:{speaker}"
         if self.fallback is None:
             raise SerError(f"no statistics for speaker '{speaker}' (run `ser compute-cmvn`) and no fallback")
-        return apply_stats(feats, self.fallback), TRAINING_SPEAKERS
+        used = TRAINING_SPEAKERS
+        if speaker in self.too_little:
+            used += f" ({speaker}: {self.too_little[speaker]:g} feature rows, fewer than the {self.min_count:g} own statistics need)"
+        return apply_stats(feats, self.fallback), used
 
     def state(self) -> dict[str, np.ndarray]:
-        return {} if self.fallback is None else {"fallback": self.fallback}
+        if self.fallback is None:
+            return {}
+        return {"fallback": self.fallback, "min_count": np.array([self.min_count])}
 
     def _load(self, state: Mapping[str, np.ndarray]) -> "SpeakerNormalization":
         self.fallback = _state_array(state, "fallback", self.name)
+        self.min_count = float(state["min_count"][0]) if "min_count" in state else 0.0  # ser 0.1 bundles: no minimum
         return self
 
 

@@ -201,6 +201,7 @@ class Scorer:
         except SerError as exc:
             raise SerError(f"{bundle.path}: {exc}") from None
         self.normalization = load_normalization(bundle.normalization, bundle.norm_state)
+        self.temperature = float((bundle.meta.get("calibration") or {}).get("temperature") or 1.0)
         self.classes = bundle.classes
         if threads and "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(threads)
@@ -208,7 +209,12 @@ class Scorer:
     def posteriors(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         if not inputs:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
-        return self.classifier.posteriors(inputs)
+        post = self.classifier.posteriors(inputs)
+        if self.temperature != 1.0:  # the bundle's calibration (ser.calibration): the arg-max is unchanged
+            from ser.calibration import apply_temperature
+
+            post = apply_temperature(post, self.temperature)
+        return post
 
     def normalise(self, clips: Sequence[Clip], feats: Sequence[np.ndarray | None]) -> tuple[list[np.ndarray | None], list[str]]:
         """Normalised inputs and, per clip, which statistics were used (a speaker's: with their clip count)."""

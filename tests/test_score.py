@@ -169,3 +169,14 @@ def test_vad_auto_uses_silero_when_installed(model, emodb_dir, tmp_path, capsys)
     rc, rows, err = score(capsys, ["--model", str(model), "--segment", "vad", str(tmp_path / "long.wav")])
     assert rc == 0 and "segments: silero VAD" in err
     assert len(rows) == len(spans)
+
+
+def test_too_little_audio_of_a_speaker_falls_back_and_says_so(model, emodb_dir, capsys):
+    """One short clip is too little for statistics of its own: it gets the training speakers' statistics, as a lone
+    clip does (same posteriors), and the row says why."""
+    clip = str(sorted(emodb_dir.glob("10*.wav"))[0])
+    rc, alone, _ = score(capsys, ["--model", str(model), clip])
+    rc2, named, err = score(capsys, ["--model", str(model), "--speaker", "anna", clip])
+    assert rc == rc2 == 0
+    assert named[0]["normalization"].startswith("training-speakers (anna:") and "too little audio" in err
+    np.testing.assert_allclose(post(named[0]), post(alone[0]), atol=1e-6)

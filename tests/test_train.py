@@ -375,3 +375,27 @@ def test_every_model_behind_one_registry(capsys):
     assert main(["list-encoders", "svm", "logreg", "gagru"]) == 0
     out = capsys.readouterr().out
     assert "svm  [utterance, not torch]" in out and "logreg  [utterance, not torch]" in out and "gagru  [frames]" in out
+
+
+def test_export_calibrates_on_out_of_fold_posteriors(emodb_feats, capsys):
+    """`ser export --calibrate`: a temperature fitted on the folds' scores; `ser score` applies it (same arg-max)."""
+    import json
+
+    root = emodb_feats
+    exp = root / "exp_calibrated"
+    assert main(["evaluate", "--quiet", str(root / "feats"), str(root / "folds"), str(exp), *TINY_GAGRU, "train.max_epochs=2"]) == 0
+    assert main(["export", "--fold", "03", str(exp), str(root / "plain.ser")]) == 0
+    assert main(["export", "--fold", "03", "--calibrate", str(exp), str(root / "calibrated.ser")]) == 0
+    cal = load_bundle(root / "calibrated.ser").meta["calibration"]
+    assert cal["method"] == "temperature" and cal["utterances"] == 48 and cal["nll_after"] <= cal["nll_before"] + 1e-9
+    rows = {}
+    for name in ("plain", "calibrated"):
+        capsys.readouterr()
+        assert main(["score", "--json", "--quiet", "--model", str(root / f"{name}.ser"), str(root / "feats")]) == 0
+        rows[name] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    from ser.calibration import apply_temperature
+
+    for a, b in zip(rows["plain"], rows["calibrated"]):
+        assert a["label"] == b["label"]
+        want = apply_temperature(np.array([list(a["posteriors"].values())]), cal["temperature"])[0]
+        np.testing.assert_allclose(list(b["posteriors"].values()), want, atol=2e-4)

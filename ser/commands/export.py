@@ -20,6 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retrain-all", action="store_true",
                         help="train the all-speaker model again even if EXP/all_speakers/model.ser exists")
     parser.add_argument("--feat-dir", help="the training feature dir (default: the one in EXP/protocol.yaml)")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="fit a temperature on the experiment's out-of-fold posteriors; `ser score` applies it")
+    parser.add_argument("--card", help="YAML file with the model card's sections (training_corpora, measured, not_for)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="config overrides for the all-speaker training, e.g. train.threads=1 train.device=cpu")
 
@@ -30,6 +33,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.fold and (args.retrain_all or args.overrides):
         raise SerError("--fold exports an existing fold model: --retrain-all and overrides do not apply")
+    card = None
+    if args.card:
+        import yaml
+
+        card = yaml.safe_load(open(args.card, encoding="utf-8"))
+        if not isinstance(card, dict):
+            raise SerError(f"{args.card}: a model card must be a YAML mapping")
     export_bundle(args.exp_dir, args.model_file, fold=args.fold, feat_dir=args.feat_dir,
-                  overrides=args.overrides, force_retrain=args.retrain_all)
+                  overrides=args.overrides, force_retrain=args.retrain_all, calibrate=args.calibrate, card=card)
     return 0

@@ -80,9 +80,10 @@ def run(args: argparse.Namespace) -> int:
         plot_timeline(result, args.plot)
     from ser.normalization import TRAINING_SPEAKERS
 
-    if not args.quiet and any(r.normalization == TRAINING_SPEAKERS for r in result.results):
-        print("note: clips without a speaker were normalised with the training speakers' pooled statistics "
-              "(give --speaker or --utt2spk to use a speaker's own)", file=sys.stderr)
+    if not args.quiet and any(r.normalization.startswith(TRAINING_SPEAKERS) for r in result.results):
+        print("note: clips without a speaker, or of a speaker with too little audio for statistics of their own, were "
+              "normalised with the training speakers' pooled statistics (give --speaker or --utt2spk, with enough "
+              "clips of each speaker, to use a speaker's own)", file=sys.stderr)
     if result.failures:
         if not args.quiet:
             for r in result.results:
