@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Cross-corpus recipe: EmoDB (German) and RAVDESS (English) in one label space (6 shared classes: anger, disgust,
+# fear, happiness, neutral, sadness; RAVDESS calm -> neutral, EmoDB boredom and RAVDESS surprise dropped).
+#   bash run.sh                                   # every config, both protocols, the scoring of each held-out corpus
+#   bash run.sh --configs logreg --protocols loco # one config, leave-one-corpus-out only
+#   bash run.sh --stage 8 --stop-stage 8 --builtin logreg   # export the chosen config as a calibrated bundle
+# Protocols: loco = leave one corpus out (train on one corpus, validation speakers from it, test = the other corpus);
+#            loso = leave one speaker out over the combined set (both corpora in training; per-corpus breakdown).
+# Stages: 0 prepare both corpora and combine them (data/acted6, utt2corpus, labels.yaml), 1 extract, 2 folds,
+#         3 per-speaker CMVN, 4 train and score every fold, 5 check, 6 report (per-corpus breakdown),
+#         7 score each held-out corpus with its loco fold model as a user would (`ser score DATA`): every clip alone
+#           and grouped by speaker -> exp/loco/<tag>/held_out_<corpus>_{alone,grouped}.json and exp/cross_corpus.md,
+#         8 (not by default) export --builtin CONFIG trained on both corpora (loso exp), calibrated, with its card.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+log() { echo "$(date '+%H:%M:%S') [cross_corpus] $*" >&2; }
+
+stage=0
+stop_stage=7
+nj=2
+configs="svm_prob logreg logreg_strong logreg_e988"
+protocols="loco loso"
+features=""
+emodb_dir=""
+ravdess_dir=""
+exp=exp
+tag=""
+overrides=""
+device=auto
+builtin=""
+classes=anger,disgust,fear,happiness,neutral,sadness
+. "$here/db.sh"
+. "$here/../tools/parse_options.sh" "$@"
+[ -n "$emodb_dir" ] && EMODB="$emodb_dir"
+[ -n "$ravdess_dir" ] && RAVDESS="$ravdess_dir"
+cd "$here"
+command -v ser >/dev/null || { echo "the 'ser' command is not on PATH: run 'make install' and use .venv/bin" >&2; exit 1; }
+
+. "$here/../tools/stages.sh"
+data=data/acted6
+
+if [ ${stage} -le 0 ] && [ ${stop_stage} -ge 0 ]; then
+  log "Stage 0: prepare EmoDB ($EMODB) and RAVDESS ($RAVDESS); combine them into $data ($classes)"
+  for c in emodb ravdess; do
+    dir=$EMODB; [ $c = ravdess ] && dir=$RAVDESS
+    [ -d "$dir" ] || { echo "no $c corpus at '$dir': pass --$c-dir DIR (see db.sh)" >&2; exit 1; }
+    [ -f data/$c/.done ] || { ser prepare $c "$dir" data/$c && touch data/$c/.done; }
+    # each corpus alone, in the shared label space: what stage 7 scores
+    [ -f data/${c}6/.done ] || { ser combine --classes "$classes" data/${c}6 "$c=data/$c" && touch data/${c}6/.done; }
+  done
+  [ -f $data/.done ] || { ser combine --classes "$classes" $data data/emodb data/ravdess && touch $data/.done; }
+fi
+
+for protocol in $protocols; do
+  resolve_configs
+  # stages 1-6 of the shared recipe code on the combined data dir (folds from local/make_folds.sh PROTOCOL)
+  (stop_stage=$((stop_stage < 6 ? stop_stage : 6)); run_common_stages $data)
+done
+
+if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
+  protocol=loco
+  resolve_configs
+  for c in $configs; do
+    d=$(exp_of "$c")
+    for corpus in emodb ravdess; do
+      for how in alone grouped; do
+        out=$d/held_out_${corpus}_$how.json
+        [ -f "$out" ] && continue
+        log "Stage 7: $d/fold_$corpus/model.ser scores data/${corpus}6 ($how)"
+        flag=""; [ $how = alone ] && flag=--alone
+        ser score --quiet --model "$d/fold_$corpus/model.ser" $flag --metrics "$out.tmp" data/${corpus}6 > /dev/null
+        mv "$out.tmp" "$out"
+      done
+    done
+  done
+  python3 local/summarise.py "$exp/loco" $configs > "$exp/cross_corpus.md"
+  log "held-out corpus table: $(pwd)/$exp/cross_corpus.md"
+fi
+
+if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
+  [ -n "$builtin" ] || { echo "stage 8 needs --builtin CONFIG (the config chosen by the rule in RESULTS.md)" >&2; exit 1; }
+  protocol=loso
+  configs=$builtin
+  resolve_configs
+  d=$(exp_of "$builtin")
+  log "Stage 8: $d trained on both corpora, calibrated on its out-of-fold posteriors -> $d/model.ser"
+  ser export --calibrate --card local/card.yaml "$d" "$d/model.ser"
+  ser info "$d/model.ser"
+fi
