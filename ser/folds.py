@@ -21,14 +21,33 @@ Kinds and their validation rules (train = every utterance not in test or valid):
   into K contiguous groups whose sizes differ by at most one (the first `n % K` groups get one more;
   24 RAVDESS actors with K=6 -> 01-04, 05-08, ...). Folds are named g1..gK (zero-padded when K >= 10);
   test = one group, validation = the next group, wrapping around.
+- `loco` (leave one corpus out; needs `utt2corpus`, as `ser combine` writes it, and at least 2 corpora):
+  one fold per corpus, named after the corpus; test = every utterance of that corpus. Validation
+  (`spread-per-corpus`) comes from the OTHER corpora only, so no test corpus can steer early stopping:
+  of each other corpus with n speakers, k = min(n - 1, ceil(n / 5)) speakers (about one in five, at
+  least one, never all of them; a one-speaker corpus gives none), taken evenly spread over its sorted
+  speakers (positions (2i + 1) * n // (2k), i = 0..k-1). When k >= 2, `utt2gender` gives every speaker
+  of that corpus one gender, the corpus has more than one gender and the picks all share one, the last
+  pick is swapped for the nearest speaker (in sorted order, ties to the earlier) of another gender.
+  A corpus's validation speakers are thus the same in every fold where it is not tested
+  (EmoDB + RAVDESS: test emodb -> valid Actor_03, 08, 13, 17, 22; test ravdess -> valid 09, 15).
+  Train = the remaining speakers of the other corpora. A fold whose other corpora give no validation
+  speaker (all have one speaker) is refused.
+
+`loso` over a combined data dir (speaker ids carry the corpus prefix, `emodb.03`) needs nothing more:
+`next-speaker` then wraps across corpora, so the last speaker of one corpus is validated on the first
+speaker of the next (test emodb.16 -> valid ravdess.Actor_01, test ravdess.Actor_24 -> valid emodb.03).
 
 Speaker-disjointness of train/valid/test is checked (raising FoldError, not `assert`, so it holds
 under `python -O`) when a plan is built and again when `read_plan` reads it back against utt2spk.
+For `loco`, corpus-disjointness (the test corpus in neither train nor valid) is checked the same way,
+against the data dir's `utt2corpus`.
 A fold whose test set lacks a class is allowed; plan.yaml lists it under the fold and in `notes`.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -41,7 +60,7 @@ from ser.datadir import DataDir
 from ser.errors import SerError
 from ser.fileio import atomic_write, write_text_atomic
 
-KINDS = ("loso", "loso-session", "kfold-speakers")
+KINDS = ("loso", "loso-session", "kfold-speakers", "loco")
 PARTS = ("train", "valid", "test")
 PLAN_FILE = "plan.yaml"
 DONE_FILE = ".done"
@@ -58,11 +77,21 @@ VALIDATION_RULES = {
         "speakers in sorted order cut into K contiguous groups (sizes differ by at most one); "
         "valid = the next group, wrapping around; train = all other groups"
     ),
+    "loco": (
+        "test = one corpus (utt2corpus); valid = from each OTHER corpus of n speakers, min(n - 1, ceil(n / 5)) "
+        "speakers evenly spread over its sorted speakers (positions (2i + 1) * n // (2k)), the last pick swapped "
+        "for the nearest speaker of another gender when k >= 2 and utt2gender shows all picks of a corpus share one "
+        "(spread-per-corpus); train = the remaining speakers of the other corpora"
+    ),
 }
+#: loco: about one speaker in VALID_SHARE of each other corpus validates.
+VALID_SHARE = 5
+#: Corpus names that may name a fold (as `ser combine` allows them).
+_CORPUS_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 class FoldError(SerError):
-    """A fold plan is impossible (too few speakers, sessions sharing speakers) or violates disjointness."""
+    """A fold plan is impossible (too few speakers or corpora, sessions sharing speakers) or violates disjointness."""
 
 
 @dataclass
@@ -82,6 +111,8 @@ class Fold:
     test_class_counts: dict[str, int] = field(default_factory=dict)
     missing_test_classes: list[str] = field(default_factory=list)
     dropped: int = 0  # utterances in the fold files but not in the data dir (read_plan with allow_missing)
+    test_corpus: str = ""  # loco: the held-out corpus
+    valid_speakers_by_corpus: dict[str, list[str]] = field(default_factory=dict)  # loco
 
     def part(self, name: str) -> list[str]:
         if name not in PARTS:
@@ -100,6 +131,10 @@ class Fold:
             out["test_sessions"] = list(self.test_sessions)
         if self.valid_sessions:
             out["valid_sessions"] = list(self.valid_sessions)
+        if self.test_corpus:
+            out["test_corpus"] = self.test_corpus
+        if self.valid_speakers_by_corpus:
+            out["valid_speakers_by_corpus"] = {c: list(s) for c, s in self.valid_speakers_by_corpus.items()}
         out["counts"] = {p: len(self.part(p)) for p in PARTS}
         if self.test_class_counts:
             out["test_class_counts"] = dict(self.test_class_counts)
@@ -196,6 +231,28 @@ def check_fold(fold: Fold, utt2spk: Mapping[str, str], where: str = "fold plan")
         if shared:
             raise FoldError(
                 f"{label}: speaker(s) {sorted(shared)} in both {a} and {b}; folds must be speaker-disjoint"
+            )
+
+
+def check_corpora(fold: Fold, utt2corpus: Mapping[str, str], where: str = "fold plan") -> None:
+    """Raise FoldError unless a leave-one-corpus-out fold tests one corpus that is in neither train nor valid."""
+    label = f"{where}: fold {fold.name}"
+    corpora: dict[str, set[str]] = {}
+    for part in PARTS:
+        unknown = [u for u in fold.part(part) if u not in utt2corpus]
+        if unknown:
+            raise FoldError(
+                f"{label}: {len(unknown)} {part} utterance(s) have no corpus in utt2corpus, e.g. {unknown[0]}"
+            )
+        corpora[part] = {utt2corpus[u] for u in fold.part(part)}
+    if len(corpora["test"]) != 1:
+        raise FoldError(f"{label}: test set spans corpora {sorted(corpora['test'])}; a loco fold tests one corpus")
+    test_corpus = next(iter(corpora["test"]))
+    for part in ("train", "valid"):
+        if test_corpus in corpora[part]:
+            raise FoldError(
+                f"{label}: corpus '{test_corpus}' is in both {part} and test; "
+                "leave-one-corpus-out folds must be corpus-disjoint"
             )
 
 
@@ -324,6 +381,84 @@ def _kfold(data, spk2utt, utt2emo, classes, where, groups) -> list[Fold]:
     return folds
 
 
+def _speaker_corpora(data: DataDir, where: str) -> dict[str, str]:
+    """speaker -> corpus from utt2corpus; every utterance needs a corpus, every speaker exactly one."""
+    utt2corpus = data.get("utt2corpus")
+    if utt2corpus is None:
+        raise FoldError(f"{where}: kind 'loco' needs utt2corpus (a data dir written by `ser combine`)")
+    missing = sorted(set(data.utt2spk) - set(utt2corpus))
+    if missing:
+        raise FoldError(f"{where}/utt2corpus: {len(missing)} utterances have no corpus, e.g. {missing[0]}")
+    spk2corpus: dict[str, str] = {}
+    for utt, spk in sorted(data.utt2spk.items()):
+        corpus = utt2corpus[utt]
+        if not _CORPUS_NAME.match(corpus):
+            raise FoldError(
+                f"{where}/utt2corpus: corpus name '{corpus}' (of {utt}) may use only letters, digits and '_'"
+            )
+        if spk2corpus.setdefault(spk, corpus) != corpus:
+            raise FoldError(
+                f"{where}: speaker '{spk}' appears in corpora '{spk2corpus[spk]}' and '{corpus}'; "
+                "leave-one-corpus-out folds would not be speaker-disjoint"
+            )
+    return spk2corpus
+
+
+def _speaker_genders(data: DataDir) -> dict[str, str]:
+    """speaker -> gender for the speakers whose utterances all carry one gender in utt2gender (none without it)."""
+    utt2gender = data.get("utt2gender")
+    if utt2gender is None:
+        return {}
+    seen: dict[str, set[str]] = {}
+    for utt, spk in data.utt2spk.items():
+        seen.setdefault(spk, set()).add(utt2gender.get(utt, ""))
+    return {spk: next(iter(g)) for spk, g in seen.items() if len(g) == 1 and "" not in g}
+
+
+def corpus_validation_speakers(speakers: Sequence[str], spk2gender: Mapping[str, str] | None = None) -> list[str]:
+    """The validation speakers one corpus gives a loco fold that does not test it (rule in the module doc)."""
+    speakers = sorted(speakers)
+    n = len(speakers)
+    k = min(n - 1, math.ceil(n / VALID_SHARE))
+    if k <= 0:
+        return []
+    picks = [speakers[(2 * i + 1) * n // (2 * k)] for i in range(k)]
+    genders = dict(spk2gender or {})
+    known = all(s in genders for s in speakers)
+    if k >= 2 and known and len({genders[s] for s in speakers}) > 1 and len({genders[s] for s in picks}) == 1:
+        last = speakers.index(picks[-1])
+        others = [i for i, s in enumerate(speakers) if genders[s] != genders[picks[0]]]
+        picks[-1] = speakers[min(others, key=lambda i: (abs(i - last), i))]
+    return sorted(picks)
+
+
+def _loco(data, spk2utt, utt2emo, classes, where) -> list[Fold]:
+    spk2corpus = _speaker_corpora(data, where)
+    corpus2spk: dict[str, list[str]] = {}
+    for spk in sorted(spk2corpus):
+        corpus2spk.setdefault(spk2corpus[spk], []).append(spk)
+    corpora = sorted(corpus2spk)
+    if len(corpora) < 2:
+        raise FoldError(
+            f"{where}: 'loco' needs at least 2 corpora in utt2corpus; found {len(corpora)} ({', '.join(corpora)})"
+        )
+    genders = _speaker_genders(data)
+    valid_of = {c: corpus_validation_speakers(corpus2spk[c], genders) for c in corpora}
+    folds = []
+    for corpus in corpora:
+        by_corpus = {c: valid_of[c] for c in corpora if c != corpus and valid_of[c]}
+        valid = [s for spks in by_corpus.values() for s in spks]
+        if not valid:
+            raise FoldError(
+                f"{where}: loco fold {corpus}: the other corpora ({', '.join(c for c in corpora if c != corpus)}) "
+                "have one speaker each, so none is left for validation"
+            )
+        fold = _make_fold(corpus, corpus2spk[corpus], valid, spk2utt, utt2emo, classes, "spread-per-corpus")
+        fold.test_corpus, fold.valid_speakers_by_corpus = corpus, by_corpus
+        folds.append(fold)
+    return folds
+
+
 # --- public API ----------------------------------------------------------------------------------
 def build_plan(data: DataDir, kind: str = "loso", groups: int | None = None) -> FoldPlan:
     """Build (in memory) and check a fold plan; `make_folds` also writes it."""
@@ -345,12 +480,17 @@ def build_plan(data: DataDir, kind: str = "loso", groups: int | None = None) -> 
         folds = _loso(data, spk2utt, utt2emo, classes, where)
     elif kind == "loso-session":
         folds = _loso_session(data, spk2utt, utt2emo, classes, where)
+    elif kind == "loco":
+        folds = _loco(data, spk2utt, utt2emo, classes, where)
+        options["corpora"] = {f.test_corpus: len(f.test_speakers) for f in folds}
     else:
         folds = _kfold(data, spk2utt, utt2emo, classes, where, groups)
         options["groups"] = int(groups)  # type: ignore[arg-type]
         options["speaker_groups"] = {f.name: f.test_speakers for f in folds}
     for fold in folds:
         check_fold(fold, utt2spk, where)
+        if kind == "loco":
+            check_corpora(fold, data.maps["utt2corpus"], where)
         # every utterance is in exactly one part of each fold
         if len(fold.train) + len(fold.valid) + len(fold.test) != len(utt2spk):
             raise FoldError(f"{where}: fold {fold.name} does not cover every utterance")
@@ -406,7 +546,8 @@ def write_plan(plan: FoldPlan, out_dir: str | Path, data_dir: str | Path | None 
         content = {"data_dir": str(data_dir), **content}
     header = (
         "# Fold plan written by `ser make-folds`; the fold files are the truth, this file describes them.\n"
-        "# read_plan() re-checks speaker-disjointness of train/valid/test against utt2spk.\n"
+        "# read_plan() re-checks speaker-disjointness of train/valid/test against utt2spk"
+        + (" and corpus-disjointness against utt2corpus.\n" if plan.kind == "loco" else ".\n")
     )
     text = yaml.dump(content, Dumper=_PlanDumper, sort_keys=False, allow_unicode=True)
     write_text_atomic(out_dir / PLAN_FILE, header + text)
@@ -417,7 +558,7 @@ def write_plan(plan: FoldPlan, out_dir: str | Path, data_dir: str | Path | None 
 def make_folds(data: DataDir, kind: str = "loso", out_dir: str | Path = "folds", **opts: Any) -> FoldPlan:
     """Build a speaker-disjoint fold plan for `data` and write it under `out_dir`.
 
-    kind: 'loso' | 'loso-session' | 'kfold-speakers'; opts: `groups=K` for 'kfold-speakers'.
+    kind: 'loso' | 'loso-session' | 'kfold-speakers' | 'loco'; opts: `groups=K` for 'kfold-speakers'.
     """
     unknown = set(opts) - {"groups"}
     if unknown:
@@ -433,8 +574,29 @@ def _read_list(path: Path) -> list[str]:
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def _recheck_loco(folds: list[Fold], data: DataDir, where: str) -> None:
+    """Corpus-disjointness of a loco plan read back, against the data dir's utt2corpus; fills the corpus fields."""
+    utt2corpus = data.get("utt2corpus")
+    if utt2corpus is None:
+        raise FoldError(
+            f"{where}: a loco plan, but {data.path or 'the data dir'} has no utt2corpus to check it against"
+        )
+    utt2spk = data.utt2spk
+    for fold in folds:
+        check_corpora(fold, utt2corpus, where)
+        fold.test_corpus = utt2corpus[fold.test[0]]
+        if fold.name != fold.test_corpus:
+            raise FoldError(
+                f"{where}: loco fold {fold.name} tests corpus '{fold.test_corpus}'; it must be named after it"
+            )
+        by_corpus: dict[str, set[str]] = {}
+        for utt in fold.valid:
+            by_corpus.setdefault(utt2corpus[utt], set()).add(utt2spk[utt])
+        fold.valid_speakers_by_corpus = {c: sorted(by_corpus[c]) for c in sorted(by_corpus)}
+
+
 def read_plan(folds_dir: str | Path, data: DataDir, allow_missing: bool = False) -> FoldPlan:
-    """Read a plan written by make_folds and re-check it against `data`'s utt2spk.
+    """Read a plan written by make_folds and re-check it against `data`'s utt2spk (and utt2corpus for loco).
 
     Speakers come from utt2spk, not from plan.yaml, so an edited fold file that puts a speaker in two
     parts is caught. An utterance id unknown to `data` is an error, unless `allow_missing` (e.g. a
@@ -494,8 +656,11 @@ def read_plan(folds_dir: str | Path, data: DataDir, allow_missing: bool = False)
             fold.missing_test_classes = [c for c in classes if counts.get(c, 0) == 0]
         check_fold(fold, utt2spk, str(folds_dir))
         folds.append(fold)
+    kind = str(meta.get("kind", ""))
+    if kind == "loco":
+        _recheck_loco(folds, data, str(folds_dir))
     return FoldPlan(
-        kind=str(meta.get("kind", "")),
+        kind=kind,
         validation_rule=str(meta.get("validation_rule", "")),
         folds=folds,
         speakers=sorted({s for f in folds for s in f.test_speakers + f.valid_speakers + f.train_speakers}),

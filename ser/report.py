@@ -20,9 +20,16 @@ What the report holds:
   and of the mean over folds from resampling the folds' values (see ser.significance for why speakers are
   the unit). Speakers come from `utt2spk` in the protocol's `feat_dir`; when that is not readable, or does
   not name every scored utterance, each fold is one cluster, and the report says which was used.
+- `per_corpus` (experiments on a combined data dir): when `utt2corpus` in the protocol's `feat_dir` (found
+  as `utt2spk` is) names every scored utterance, each corpus gets n, UAR, WA and macro-F1 pooled over its
+  test utterances, and UAR/WA means over the folds whose test utterances all come from it (LOSO over
+  EmoDB+RAVDESS: the combined model on EmoDB speakers and on RAVDESS speakers; `loco`: each held-out
+  corpus). Why: a pooled number over two corpora hides which corpus the model serves, and the corpora
+  differ in size (454 vs 1248 utterances at 6 classes), so the pooled UAR leans to the larger one.
 
 `write_comparison` puts several experiments (their results.json) in one Markdown table, with each one's
-pooled-UAR interval, and a "Significance" section: every experiment against a reference (the first, unless
+pooled-UAR interval (and one pooled-UAR column per corpus when every experiment has `per_corpus`), and a
+"Significance" section: every experiment against a reference (the first, unless
 named) by exact McNemar and a paired permutation test on the UAR difference, read from the scores.tsv files
 again. Experiments scored on different utterances (or reference labels, or class sets) are reported as
 not comparable instead of tested.
@@ -215,15 +222,66 @@ def _pooled(folds: Mapping[str, FoldScores]) -> FoldScores:
     return utts, y_true, y_pred
 
 
-def read_speakers(exp_dir: Path, protocol: Mapping[str, Any]) -> tuple[dict[str, str] | None, str]:
-    """utt2spk of the protocol's feat_dir: (map, its path), or (None, why it is not available)."""
+def read_feat_map(exp_dir: Path, protocol: Mapping[str, Any], name: str) -> tuple[dict[str, str] | None, str]:
+    """A per-utterance map (utt2spk, utt2corpus) of the protocol's feat_dir: (map, its path), or (None, why not)."""
     if not protocol.get("feat_dir"):
         return None, "the protocol names no feat_dir"
-    path = find_feat_dir(exp_dir, None, dict(protocol)) / "utt2spk"
+    path = find_feat_dir(exp_dir, None, dict(protocol)) / name
     try:
         return read_map(path), str(path)
     except (OSError, SerError) as exc:
         return None, f"{path} is not readable ({getattr(exc, 'strerror', None) or exc})"
+
+
+def read_speakers(exp_dir: Path, protocol: Mapping[str, Any]) -> tuple[dict[str, str] | None, str]:
+    """utt2spk of the protocol's feat_dir: (map, its path), or (None, why it is not available)."""
+    return read_feat_map(exp_dir, protocol, "utt2spk")
+
+
+def read_corpora(exp_dir: Path, protocol: Mapping[str, Any]) -> tuple[dict[str, str] | None, str | None]:
+    """utt2corpus of the protocol's feat_dir: (map, its path); (None, None) when there is none (one corpus),
+    (None, why) when the file exists but cannot be read."""
+    if not protocol.get("feat_dir") or not (find_feat_dir(exp_dir, None, dict(protocol)) / "utt2corpus").exists():
+        return None, None
+    return read_feat_map(exp_dir, protocol, "utt2corpus")
+
+
+def per_corpus_block(
+    classes: Sequence[str],
+    folds: Mapping[str, FoldScores],
+    per_fold: Mapping[str, Metrics],
+    utt2corpus: Mapping[str, str],
+) -> dict[str, dict[str, Any]]:
+    """results.json `per_corpus`: metrics pooled over each corpus's test utterances, and means over its own folds.
+
+    A fold belongs to a corpus when all its test utterances do (LOSO: the speaker's corpus; loco: the held-out
+    one); `fold_mean_uar`/`fold_mean_wa` average those folds and are absent when there are none. Folds that test
+    a corpus together with others are listed under `mixed_folds` (only when there are any).
+    `utt2corpus` must name every scored utterance.
+    """
+    fold_corpora = {name: {utt2corpus[u] for u in utts} for name, (utts, _, _) in folds.items()}
+    block: dict[str, dict[str, Any]] = {}
+    for corpus in sorted(set().union(*fold_corpora.values())):
+        y_true = [t for utts, ts, _ in folds.values() for u, t in zip(utts, ts) if utt2corpus[u] == corpus]
+        y_pred = [p for utts, _, ps in folds.values() for u, p in zip(utts, ps) if utt2corpus[u] == corpus]
+        m = Metrics.from_labels(y_true, y_pred, classes)
+        own = [name for name, c in fold_corpora.items() if c == {corpus}]
+        mixed = [name for name, c in fold_corpora.items() if corpus in c and len(c) > 1]
+        entry: dict[str, Any] = {
+            "n": m.n,
+            "uar": _none_if_nan(m.uar),
+            "wa": _none_if_nan(m.wa),
+            "macro_f1": _none_if_nan(m.macro_f1),
+            "absent_classes": list(m.absent_classes),
+        }
+        if own:
+            entry["fold_mean_uar"] = float(np.mean([per_fold[name].uar for name in own]))
+            entry["fold_mean_wa"] = float(np.mean([per_fold[name].wa for name in own]))
+        entry["folds"] = own
+        if mixed:
+            entry["mixed_folds"] = mixed
+        block[corpus] = entry
+    return block
 
 
 def _clusters(
@@ -386,12 +444,15 @@ def write_report(
     utt2spk: Mapping[str, str] | None = None,
     n_boot: int = DEFAULT_N_BOOT,
     seed: int = DEFAULT_SEED,
+    utt2corpus: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Read `exp_dir/fold_*/scores.tsv` and write RESULTS.md, results.json and confusion.png there.
 
     Returns the results dict written to results.json (metric values are fractions; RESULTS.md shows %).
     The bootstrap intervals use `utt2spk` when given, else the protocol's feat_dir/utt2spk, else the folds
-    as clusters; `n_boot` replicates drawn with `seed`.
+    as clusters; `n_boot` replicates drawn with `seed`. The per-corpus breakdown uses `utt2corpus` when
+    given, else the protocol's feat_dir/utt2corpus when it exists; it is written only when that map names
+    every scored utterance.
     """
     exp_dir = Path(exp_dir)
     if not exp_dir.is_dir():
@@ -488,6 +549,24 @@ def write_report(
             "cluster (under LOSO a fold is one speaker)"
         )
 
+    # per-corpus breakdown (corpora from the caller, else feat_dir/utt2corpus; none for a one-corpus experiment)
+    if utt2corpus is not None:
+        corpora, corpora_from = dict(utt2corpus), "utt2corpus given by the caller"
+    else:
+        corpora, corpora_from = read_corpora(exp_dir, merged)
+    per_corpus = None
+    if corpora is not None:
+        unnamed = [u for u in owner if u not in corpora]
+        if unnamed:
+            notes.append(
+                f"no per-corpus breakdown: {corpora_from} has no corpus for {len(unnamed)} scored utterance(s), "
+                f"e.g. {unnamed[0]}"
+            )
+        else:
+            per_corpus = per_corpus_block(classes, fold_scores, per_fold, corpora)
+    elif corpora_from:
+        notes.append(f"no per-corpus breakdown: {corpora_from}")
+
     results: dict[str, Any] = {
         "experiment": exp_dir.name,
         "exp_dir": str(exp_dir),
@@ -511,6 +590,9 @@ def write_report(
         if name in plan_folds:
             results["folds"][name]["test_speakers"] = plan_folds[name].get("test_speakers")
             results["folds"][name]["valid_speakers"] = plan_folds[name].get("valid_speakers")
+    if per_corpus is not None:
+        results["per_corpus"] = per_corpus
+        results["per_corpus_from"] = corpora_from
 
     plot_confusion(
         summary.pooled,
@@ -576,6 +658,8 @@ def _render_markdown(results: Mapping[str, Any], summary: FoldSummary, title: st
         align_right_from=3,
     )
     lines.append("")
+    if results.get("per_corpus"):
+        lines += _per_corpus_section(results["per_corpus"], results["per_corpus_from"])
 
     lines += ["## Per class", ""]
     rows = []
@@ -609,6 +693,39 @@ def _render_markdown(results: Mapping[str, Any], summary: FoldSummary, title: st
         lines.append("(not recorded)")
     lines.append("")
     return "\n".join(lines)
+
+
+def _per_corpus_section(per_corpus: Mapping[str, Mapping[str, Any]], source: str) -> list[str]:
+    lines = ["## Per corpus", ""]
+    lines.append(
+        f"Corpora from {source}. n, UAR, WA and macro-F1 pool each corpus's test utterances over all folds; "
+        "the means over folds average the folds whose test utterances all come from that corpus "
+        "('-' when none does; 'mixed' counts folds that test it together with another corpus)."
+    )
+    lines.append("")
+    rows = []
+    for corpus, e in per_corpus.items():
+        folds = str(len(e["folds"])) + (f" + {len(e['mixed_folds'])} mixed" if e.get("mixed_folds") else "")
+        rows.append(
+            [
+                corpus,
+                e["n"],
+                _pct(e["uar"]),
+                _pct(e["wa"]),
+                _pct(e["macro_f1"]),
+                _pct(e["fold_mean_uar"]) if "fold_mean_uar" in e else "-",
+                _pct(e["fold_mean_wa"]) if "fold_mean_wa" in e else "-",
+                folds,
+                ", ".join(e["absent_classes"]) or "-",
+            ]
+        )
+    lines += _table(
+        ["corpus", "n", "UAR", "WA", "macro-F1", "UAR mean over folds", "WA mean over folds", "folds",
+         "absent classes"],
+        rows,
+    )
+    lines.append("")
+    return lines
 
 
 def _ci_rows(ci: Mapping[str, Any]) -> list[list[str]]:
@@ -727,8 +844,9 @@ def write_comparison(
     """One Markdown table, one row per experiment, from each experiment's results.json; then significance tests.
 
     Columns: experiment, encoder, features, normalization, folds, UAR mean ± std, WA mean ± std,
-    pooled UAR, pooled WA, pooled UAR 95% CI. The "Significance" section tests every experiment against the
-    reference (the first one, or the one whose directory or name is `reference`) on their scores.tsv files:
+    pooled UAR, pooled WA, pooled UAR 95% CI; then "UAR <corpus>" (pooled over that corpus's test utterances)
+    for each corpus that every experiment's `per_corpus` has. The "Significance" section tests every experiment
+    against the reference (the first one, or the one whose directory or name is `reference`) on their scores.tsv files:
     exact McNemar and a paired permutation test on the pooled UAR difference (`n_perm`, `seed`).
     Returns the rows (fractions) as dicts; each has `is_reference` and `significance` (None for the reference).
     """
@@ -759,6 +877,9 @@ def write_comparison(
                 "pooled_wa": res["pooled"]["wa"],
                 "pooled_uar_ci": ((res.get("bootstrap_ci") or {}).get("pooled") or {}).get("uar"),
                 "incomplete": any(str(n).startswith("INCOMPLETE") for n in res.get("notes", [])),
+                "per_corpus_uar": (
+                    {c: e.get("uar") for c, e in res["per_corpus"].items()} if res.get("per_corpus") else None
+                ),
             }
         )
     ref = _pick_reference(rows, reference)
@@ -773,10 +894,15 @@ def write_comparison(
         "Values in %; ± is the sample standard deviation over folds (ddof=1); pooled = all test utterances together."
         " The 95% CI of the pooled UAR is a speaker bootstrap (each experiment's RESULTS.md says how it was drawn)."
     )
+    corpora = _shared_corpora(rows)
+    if corpora:
+        lines.append(
+            "UAR <corpus> = pooled UAR over that corpus's test utterances (each results.json's per_corpus)."
+        )
     lines.append("")
     lines += _table(
         ["experiment", "encoder", "features", "normalization", "folds", "UAR mean ± std", "WA mean ± std",
-         "pooled UAR", "pooled WA", "pooled UAR 95% CI"],
+         "pooled UAR", "pooled WA", "pooled UAR 95% CI", *[f"UAR {c}" for c in corpora]],
         [
             [
                 r["experiment"] + (" (incomplete)" if r["incomplete"] else ""),
@@ -789,6 +915,7 @@ def write_comparison(
                 _pct(r["pooled_uar"]),
                 _pct(r["pooled_wa"]),
                 _ci(r["pooled_uar_ci"]),
+                *[_pct(r["per_corpus_uar"][c]) for c in corpora],
             ]
             for r in rows
         ],
@@ -808,6 +935,13 @@ def write_comparison(
         lines += ["## Notes", "", *[f"- {w}" for w in warnings], ""]
     write_text_atomic(out_md, "\n".join(lines))
     return rows
+
+
+def _shared_corpora(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Corpora with a per-corpus UAR in every compared experiment (none unless all have a breakdown)."""
+    if not rows or any(not r["per_corpus_uar"] for r in rows):
+        return []
+    return sorted(set.intersection(*(set(r["per_corpus_uar"]) for r in rows)))
 
 
 def _significance_section(rows: Sequence[Mapping[str, Any]], ref: int, n_perm: int, seed: int) -> list[str]:

@@ -330,3 +330,96 @@ def test_report_command_statistics_options(tmp_path, capsys):
         cmd.run(parser.parse_args([str(one), "--reference", "e1"]))
     with pytest.raises(SystemExit):
         parser.parse_args([str(one), "--n-boot", "0"])
+
+
+# --- per corpus (experiments on a combined data dir) -------------------------------------------------
+# corpora a (speakers a.1, a.2, a.3) and b (b.1); folds a.1 and a.2 test one corpus each, fold "mix" both
+FOLD_A1 = [("a.1_1", "ang", "ang"), ("a.1_2", "ang", "hap"), ("a.1_3", "hap", "hap"), ("a.1_4", "neu", "neu")]
+FOLD_A2 = [("a.2_1", "ang", "ang"), ("a.2_2", "hap", "neu"), ("a.2_3", "neu", "neu"), ("a.2_4", "neu", "hap")]
+FOLD_MIX = [("a.3_1", "hap", "hap"), ("a.3_2", "ang", "neu"),
+            ("b.1_1", "ang", "ang"), ("b.1_2", "hap", "ang"), ("b.1_3", "neu", "neu"), ("b.1_4", "neu", "hap")]
+CORPUS_UTTS = [u for u, _, _ in FOLD_A1 + FOLD_A2 + FOLD_MIX]
+
+
+def write_corpus_feat_dir(root: Path, utts=CORPUS_UTTS) -> Path:
+    """A feat dir stand-in: utt2spk (the id before '_') and utt2corpus (the id before '.')."""
+    feat = write_feat_dir(root, {u: u.split("_")[0] for u in CORPUS_UTTS})
+    (feat / "utt2corpus").write_text("".join(f"{u} {u.split('.')[0]}\n" for u in sorted(utts)))
+    return feat
+
+
+def test_report_per_corpus_matches_hand_computation(tmp_path):
+    feat = write_corpus_feat_dir(tmp_path)
+    exp = make_exp(tmp_path, "combined", folds=(("a.1", FOLD_A1), ("a.2", FOLD_A2), ("mix", FOLD_MIX)))
+    (exp / "protocol.yaml").write_text(f"feat_dir: {feat}\nnormalization: speaker\n")
+    res = write_report(exp, n_boot=20)
+    saved = json.loads((exp / "results.json").read_text())
+    assert saved["per_corpus"] == json.loads(json.dumps(res["per_corpus"]))
+    assert saved["per_corpus_from"] == str(feat / "utt2corpus")
+    a, b = saved["per_corpus"]["a"], saved["per_corpus"]["b"]
+    assert list(saved["per_corpus"]) == ["a", "b"]
+    # corpus a, pooled over its 10 utterances: cm ang [2,1,1] hap [0,2,1] neu [0,1,2]
+    #   recall 1/2, 2/3, 2/3; precision 1, 2/4, 2/4; F1 2/3, 4/7, 4/7
+    assert a["n"] == 10 and a["wa"] == approx(6 / 10)
+    assert a["uar"] == approx((1 / 2 + 2 / 3 + 2 / 3) / 3)
+    assert a["macro_f1"] == approx((2 / 3 + 4 / 7 + 4 / 7) / 3)
+    # its own folds: a.1 (UAR (1/2 + 1 + 1) / 3, WA 3/4) and a.2 (UAR (1 + 0 + 1/2) / 3, WA 2/4); "mix" is not one
+    assert a["folds"] == ["a.1", "a.2"] and a["mixed_folds"] == ["mix"]
+    assert a["fold_mean_uar"] == approx(((5 / 2) / 3 + (3 / 2) / 3) / 2) and a["fold_mean_wa"] == approx(5 / 8)
+    # corpus b: cm ang [1,0,0] hap [1,0,0] neu [0,1,1]; no fold of its own, so no means over folds
+    assert b["n"] == 4 and b["uar"] == approx(1 / 2) and b["wa"] == approx(1 / 2)
+    assert b["macro_f1"] == approx((2 / 3 + 0 + 2 / 3) / 3)
+    assert b["folds"] == [] and b["mixed_folds"] == ["mix"] and "fold_mean_uar" not in b and "fold_mean_wa" not in b
+    assert a["absent_classes"] == b["absent_classes"] == []
+    assert a["n"] + b["n"] == saved["num_utterances"]
+    md = (exp / "RESULTS.md").read_text()
+    assert "## Per corpus" in md and f"Corpora from {feat / 'utt2corpus'}" in md
+    assert "| a | 10 | 61.11 | 60.00 | 60.32 | 66.67 | 62.50 | 2 + 1 mixed | - |" in md
+    assert "| b | 4 | 50.00 | 50.00 | 44.44 | - | - | 0 + 1 mixed | - |" in md
+    assert md.index("## Per fold") < md.index("## Per corpus") < md.index("## Per class")
+
+
+def test_report_per_corpus_only_when_every_utterance_has_a_corpus(tmp_path):
+    folds = (("a.1", FOLD_A1), ("mix", FOLD_MIX))
+    # no utt2corpus in the feat dir (a one-corpus experiment): no breakdown, no note, results as before
+    plain = make_exp(tmp_path, "plain")
+    (plain / "protocol.yaml").write_text(f"feat_dir: {write_feat_dir(tmp_path / 'p')}\nnormalization: none\n")
+    res = write_report(plain, n_boot=20)
+    assert "per_corpus" not in res and not any("per-corpus" in n for n in res["notes"])
+    assert "## Per corpus" not in (plain / "RESULTS.md").read_text()
+    # a utt2corpus that misses a scored utterance: no breakdown, and the note says why
+    feat = write_corpus_feat_dir(tmp_path / "q", utts=[u for u in CORPUS_UTTS if u != "b.1_3"])
+    partial = make_exp(tmp_path, "partial", folds=folds)
+    (partial / "protocol.yaml").write_text(f"feat_dir: {feat}\nnormalization: none\n")
+    res = write_report(partial, n_boot=20)
+    assert "per_corpus" not in res
+    why = f"no per-corpus breakdown: {feat / 'utt2corpus'} has no corpus for 1 scored utterance(s), e.g. b.1_3"
+    assert why in res["notes"]
+    # the caller's map wins over the feat dir's
+    res = write_report(partial, n_boot=20, utt2corpus={u: u.split(".")[0] for u in CORPUS_UTTS})
+    assert res["per_corpus_from"] == "utt2corpus given by the caller" and res["per_corpus"]["b"]["n"] == 4
+
+
+def test_comparison_per_corpus_columns(tmp_path):
+    feat = write_corpus_feat_dir(tmp_path)
+    proto = f"feat_dir: {feat}\nnormalization: speaker\n"
+    loso = make_exp(tmp_path, "loso", folds=(("a.1", FOLD_A1), ("a.2", FOLD_A2), ("mix", FOLD_MIX)))
+    # loco-shaped: one fold per corpus, each predicted perfectly on b and as before on a
+    by_corpus = {"a": FOLD_A1 + FOLD_A2 + FOLD_MIX[:2], "b": [(u, t, t) for u, t, _ in FOLD_MIX[2:]]}
+    loco = make_exp(tmp_path, "loco", folds=tuple(by_corpus.items()))
+    plain = make_exp(tmp_path, "plain", folds=(("a.1", FOLD_A1), ("a.2", FOLD_A2), ("mix", FOLD_MIX)))
+    for exp in (loso, loco):
+        (exp / "protocol.yaml").write_text(proto)
+    for exp in (loso, loco, plain):
+        write_report(exp, n_boot=20)
+    res = json.loads((loco / "results.json").read_text())
+    assert res["per_corpus"]["a"]["fold_mean_uar"] == approx(res["per_corpus"]["a"]["uar"])  # loco: one fold each
+    assert res["per_corpus"]["b"]["uar"] == 1.0 and res["per_corpus"]["b"]["folds"] == ["b"]
+    rows = write_comparison([loso, loco], tmp_path / "CMP.md", n_perm=20)
+    assert rows[0]["per_corpus_uar"] == {"a": approx(11 / 18), "b": approx(1 / 2)}
+    md = (tmp_path / "CMP.md").read_text()
+    assert "| pooled UAR 95% CI | UAR a | UAR b |" in md
+    assert "| 61.11 | 50.00 |" in md and "| 61.11 | 100.00 |" in md
+    # one experiment without a breakdown: no per-corpus columns
+    rows = write_comparison([loso, plain], tmp_path / "CMP2.md", n_perm=20)
+    assert rows[1]["per_corpus_uar"] is None and "UAR a" not in (tmp_path / "CMP2.md").read_text()

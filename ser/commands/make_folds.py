@@ -1,4 +1,4 @@
-"""`ser make-folds`: speaker-disjoint fold plans (leave-one-speaker-out, leave-one-session-out, k speaker groups)."""
+"""`ser make-folds`: speaker-disjoint fold plans (leave one speaker / session / corpus out, k speaker groups)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,23 @@ EXAMPLES = [
     "ser make-folds data/iemocap data/iemocap/folds --kind loso        # valid = the session partner",
     "ser make-folds data/iemocap data/iemocap/folds_sess --kind loso-session",
     "ser make-folds data/ravdess data/ravdess/folds --kind kfold-speakers --groups 6",
+    "ser make-folds data/acted6 data/acted6/folds_loco --kind loco    # after `ser combine data/acted6 ...`",
 ]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data_dir", help="data dir with utt2spk (utt2emo, utt2session, utt2gender optional)")
+    parser.add_argument(
+        "data_dir", help="data dir with utt2spk (utt2emo, utt2session, utt2gender, utt2corpus optional)"
+    )
     parser.add_argument("folds_dir", help="where to write <fold>/{train,valid,test} and plan.yaml")
     parser.add_argument(
         "--kind",
-        choices=["loso", "loso-session", "kfold-speakers"],
+        choices=["loso", "loso-session", "kfold-speakers", "loco"],
         default="loso",
         help="loso: one fold per speaker, valid = session partner (utt2session) or the next speaker in sorted "
         "order; loso-session: one fold per session, valid = next session; kfold-speakers: K contiguous "
-        "speaker groups, valid = next group (default: %(default)s)",
+        "speaker groups, valid = next group; loco: one fold per corpus (utt2corpus from `ser combine`), "
+        "valid = about one speaker in five of each other corpus (default: %(default)s)",
     )
     parser.add_argument(
         "--groups", type=int, default=None, metavar="K", help="number of speaker groups (kfold-speakers only)"
@@ -43,9 +47,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.folds_dir}: {len(plan.folds)} {plan.kind} folds over {len(plan.speakers)} speakers")
     print(f"validation: {plan.validation_rule}")
     for fold in plan.folds:
+        if fold.test_corpus:
+            test = f"test corpus {fold.test_corpus}: {len(fold.test_speakers)} speakers"
+            train = f"train {len(fold.train_speakers)} speakers ({len(fold.train)})"
+        else:
+            test, train = f"test {','.join(fold.test_speakers)}", f"train {len(fold.train)}"
         print(
-            f"  {fold.name}: test {','.join(fold.test_speakers)} ({len(fold.test)})  "
-            f"valid {','.join(fold.valid_speakers)} ({len(fold.valid)})  train {len(fold.train)}"
+            f"  {fold.name}: {test} ({len(fold.test)})  "
+            f"valid {','.join(fold.valid_speakers)} ({len(fold.valid)})  {train}"
         )
     for note in plan.notes:
         print(f"note: {note}")

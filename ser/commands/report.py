@@ -95,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
             f"(pooled UAR {pct(pooled['uar'])} [95% CI {pct(ci['uar']['low'])}, {pct(ci['uar']['high'])}], "
             f"WA {pct(pooled['wa'])}; {res['num_folds']} folds) -> {exp}/RESULTS.md"
         )
+        for corpus, e in (res.get("per_corpus") or {}).items():
+            print(f"  {corpus}: UAR {pct(e['uar'])}  WA {pct(e['wa'])}  (pooled over its {e['n']} test utterances)")
         for note in res["notes"]:
             print(f"  note: {note}")
     if args.compare:
