@@ -44,7 +44,7 @@ from typing import Mapping, Sequence
 import yaml
 
 from ser.corpora import finish, log
-from ser.datadir import DataDir, read_map
+from ser.datadir import LABELS_FILE, DataDir, read_map
 from ser.errors import SerError
 from ser.fileio import write_text_atomic
 from ser.labels import SHARED_CLASSES, LabelMap, apply_label_map, has_shipped_map, label_map_path, load_label_map
@@ -55,7 +55,6 @@ SEPARATOR = "."
 FIXED_MAPS = ("wav.scp", "utt2spk", "utt2emo", "utt2corpus")
 #: Per-utterance files that belong to later stages (features): not carried.
 STAGE_FILES = ("utt2num_frames",)
-LABELS_FILE = "labels.yaml"
 
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 

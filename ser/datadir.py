@@ -29,6 +29,9 @@ OPTIONAL_UTT_MAPS = (
     "feats.scp",
 )
 REQUIRED_MAPS = ("wav.scp", "utt2spk")
+#: the class set of a data dir and how each corpus's labels were mapped into it (written by `ser combine`;
+#: carried into feature dirs, experiments and model files)
+LABELS_FILE = "labels.yaml"
 
 
 def read_map(path: str | Path, problems: list[str] | None = None) -> dict[str, str]:

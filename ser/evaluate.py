@@ -78,6 +78,7 @@ def protocol_of(cfg: ExperimentConfig, feat_dir: Path, folds_dir: Path, classes:
         "model selection": model_selection_of(cfg),
         "feat_dir": str(feat_dir.resolve()),
         "folds_dir": str(folds_dir.resolve()),
+        **({"label_space": table.label_space} if table.label_space else {}),
     }
 
 
@@ -137,6 +138,7 @@ def model_metadata(cfg: ExperimentConfig, trained: TrainedModel, classes: Sequen
         "features": table.header,
         "config": cfg.to_dict(),
         "training": {"source": source, "train_speakers": trained.train_speakers, **trained.record},
+        **({"label_space": table.label_space} if table.label_space else {}),
         "versions": package_versions(),
     }
 

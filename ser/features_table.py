@@ -17,7 +17,7 @@ import kaldiio
 import numpy as np
 import yaml
 
-from ser.datadir import DataDir
+from ser.datadir import LABELS_FILE, DataDir
 from ser.errors import SerError
 from ser.frontend.cmvn import read_cmvn, speaker_stats, stats_of
 from ser.normalization import Normalization, make_normalization
@@ -62,6 +62,9 @@ class FeatureTable:
         self.level = (self.header.get("feature_set") or {}).get("level", "frame")
         self.dim = next(iter(self.raw.values())).shape[1]
         self._speaker_stats: dict[str, np.ndarray] | None = None
+        labels = self.feat_dir / LABELS_FILE
+        #: the data dir's label space (classes and per-corpus mapping of `ser combine`), recorded in experiments
+        self.label_space = yaml.safe_load(labels.read_text(encoding="utf-8")) if labels.is_file() else None
 
     @property
     def utts(self) -> list[str]:

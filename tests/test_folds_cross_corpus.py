@@ -165,3 +165,35 @@ def test_make_folds_command_loco(dirs, tmp_path, capsys):
     assert "2 loco folds over 34 speakers" in out
     assert "emodb: test corpus emodb: 10 speakers (454)" in out and "train 8 speakers (368)" in out
     assert (tmp_path / "f" / "ravdess" / "valid").read_text().startswith("emodb.09")
+
+
+def test_cross_corpus_experiment_end_to_end(dirs, tmp_path):
+    """A small leave-one-corpus-out experiment on real audio: the label space travels from `ser combine` through
+    extraction into protocol.yaml and every fold's model file, and the report breaks UAR down per corpus."""
+    import json
+    import shutil
+
+    from ser.bundle import load_bundle
+    from ser.cli import main
+
+    data = DataDir.read(dirs["acted6"])
+    keep_spk = ["emodb.03", "emodb.08", "emodb.10", "ravdess.Actor_01", "ravdess.Actor_02", "ravdess.Actor_03"]
+    spk2utt = data.spk2utt()
+    keep = [u for s in keep_spk for u in sorted(spk2utt[s], key=lambda u: data.utt2emo[u])[::8]]
+    small = tmp_path / "small"
+    data.subset_utts(keep).write(small)
+    shutil.copyfile(dirs["acted6"] / "labels.yaml", small / "labels.yaml")
+    assert main(["extract", "--features", "egemaps88", "--nj", "2", "--no-progress", str(small), str(tmp_path / "feats")]) == 0
+    assert main(["compute-cmvn", str(tmp_path / "feats")]) == 0
+    assert main(["make-folds", "--kind", "loco", str(small), str(tmp_path / "folds")]) == 0
+    exp = tmp_path / "exp"
+    assert main(["evaluate", "--quiet", str(tmp_path / "feats"), str(tmp_path / "folds"), str(exp), "encoder=logreg"]) == 0
+    protocol = yaml.safe_load((exp / "protocol.yaml").read_text())
+    assert protocol["label_space"]["classes"] == list(SIX)
+    assert protocol["label_space"]["corpora"]["ravdess"]["mapping"]["calm"] == "neutral"
+    meta = load_bundle(exp / "fold_ravdess" / "model.ser").meta
+    assert meta["label_space"] == protocol["label_space"]
+    assert sorted(meta["training"]["train_speakers"]) == ["emodb.03", "emodb.08", "emodb.10"]  # no RAVDESS actor
+    assert main(["report", str(exp)]) == 0
+    per_corpus = json.loads((exp / "results.json").read_text())["per_corpus"]
+    assert set(per_corpus) == {"emodb", "ravdess"} and per_corpus["ravdess"]["n"] == sum(u.startswith("ravdess.") for u in keep)

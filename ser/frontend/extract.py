@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from ser.datadir import DataDir, write_map
+from ser.datadir import LABELS_FILE, DataDir, write_map
 from ser.errors import SerError
 from ser.fileio import atomic_write, write_text_atomic
 from ser.frontend.arkio import ArkAppender, recover, sort_scp
@@ -128,6 +128,8 @@ def extract(
     # the feature dir is a data dir of its own (labels, speakers...) holding only extracted utterances
     inputs = DataDir(maps={k: v for k, v in data.maps.items() if k not in PASSTHROUGH_EXCLUDE}, segments=data.segments)
     inputs.subset_utts(frames).write(out_dir)
+    if data.path is not None and (Path(data.path) / LABELS_FILE).is_file():
+        write_text_atomic(out_dir / LABELS_FILE, (Path(data.path) / LABELS_FILE).read_text(encoding="utf-8"))
     write_map(out_dir / "utt2num_frames", frames)
     _write_failures(out_dir / "failed.txt", result.failures)
     return result
