@@ -127,7 +127,8 @@ class LabelledScore:
         for label, n in sorted(self.not_model_classes.items()):
             was = sorted(a for a, b in mapped.renamed.items() if b == label) if mapped else []
             shown = f"{label} ({', '.join(was)} in the data)" if was else label
-            lines.append(f"{_clips(n)} labelled {shown} {'is not a class' if n == 1 else 'are not classes'} of the model: not counted")
+            verb = "is not a class" if n == 1 else "are not classes"
+            lines.append(f"{_clips(n)} labelled {shown} {verb} of the model: not counted")
         if self.unlabelled:
             lines.append(f"{_clips(self.unlabelled)} {'have' if self.unlabelled != 1 else 'has'} no reference label: not counted")
         if self.failed:

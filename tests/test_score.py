@@ -255,7 +255,8 @@ def test_label_map_renames_and_counts(model, emodb_dir, tmp_path, capsys):
     rc, rows, err = score(capsys, ["--model", str(model), "--label-map", "ravdess", "--metrics", str(tmp_path / "m.json"),
                                    str(tmp_path / "data")])
     assert rc == 0
-    ravdess = {"angry": "anger", "sad": "sadness", "calm": "neutral", "surprised": "surprise", "fearful": "fear", "disgust": "disgust"}
+    ravdess = {"angry": "anger", "sad": "sadness", "calm": "neutral", "surprised": "surprise", "fearful": "fear",
+               "disgust": "disgust"}
     assert [r["reference"] for r in rows] == [ravdess[ravdess_names[u[5]]] for u in ids]
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["label_map"].endswith("ravdess.yaml")
@@ -265,7 +266,8 @@ def test_label_map_renames_and_counts(model, emodb_dir, tmp_path, capsys):
     assert metrics["shared"]["n"] == len(ids) - sum(left_out.values())
     assert metrics["shared_classes"] == [c for c in classes if c in {ravdess[k] for k in given}]
     n = given["surprised"]
-    assert f"{n} clip{'s' * (n > 1)} labelled surprise (surprised in the data) {'are not classes' if n > 1 else 'is not a class'}" in err
+    verb = "are not classes" if n > 1 else "is not a class"
+    assert f"{n} clip{'s' * (n > 1)} labelled surprise (surprised in the data) {verb} of the model: not counted" in err
 
     # a map file of one's own: null leaves calm out; a label the map lacks, or an unknown target, is refused
     mine = tmp_path / "mine.yaml"

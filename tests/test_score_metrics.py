@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from conftest import require_data
 from ser.cli import main
@@ -40,7 +41,6 @@ def test_argmax_over_shared_classes_only():
 def ravdess_data(tmp_path_factory) -> Path:
     """Two RAVDESS actors, one clip of each emotion code each (16 clips; Actor_01's calm clip is stereo)."""
     from ser.corpora import prepare
-    from ser.datadir import DataDir
 
     corpus = require_data("ravdess")
     root = tmp_path_factory.mktemp("ravdess")
@@ -53,6 +53,7 @@ def ravdess_data(tmp_path_factory) -> Path:
             keep.append(utt)
             seen.add((spk, emotion))
     small = full.subset_utts(keep)
+    assert len(keep) == 16 and sum(sf.info(small.wav_scp[u]).channels == 2 for u in keep) == 1
     small.write(root / "two")
     return root / "two"
 
