@@ -14,6 +14,9 @@ non-torch one scores without importing torch.
 
 Long recordings (`segment="vad"`) are cut by the streaming VAD of `ser.segment`; each segment
 is one row (a timeline) and only the segment being featurised is held as audio.
+
+A data dir's utt2emo gives each clip a reference label (`Clip.reference`, a column of the rows);
+``ser.score_metrics`` compares the labels with it.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class Clip:
     start: float | None = None
     end: float | None = None
     error: str | None = None  # known before extraction (missing file, no speech)
+    reference: str | None = None  # the data's label (a data dir's utt2emo), when known
 
 
 @dataclass
@@ -64,6 +68,11 @@ class ScoreRun:
     @property
     def failures(self) -> int:
         return sum(not r.ok for r in self.results)
+
+    @property
+    def labelled(self) -> bool:
+        """True when some clip carries a reference label (the rows then get a reference column)."""
+        return any(r.clip.reference is not None for r in self.results)
 
 
 # --- inputs ------------------------------------------------------------------------------------------
@@ -96,9 +105,11 @@ def collect_clips(inputs: Sequence[str | Path], speaker: str | None = None, utt2
         path = Path(item)
         if path.is_dir() and (path / "wav.scp").is_file() and (path / "utt2spk").is_file():
             data = DataDir.read(path)
+            utt2emo = data.get("utt2emo") or {}
             for utt in data.utts:
                 wav, start, end = data.audio_source(utt)
-                clips.append(Clip(id=utt, path=wav, speaker=data.utt2spk.get(utt), start=start, end=end))
+                clips.append(Clip(id=utt, path=wav, speaker=data.utt2spk.get(utt), start=start, end=end,
+                                  reference=utt2emo.get(utt)))
         elif path.is_dir():
             files = _walk_audio(path)
             if not files:
@@ -272,32 +283,40 @@ def score_feature_dir(scorer: Scorer, feat_dir: str | Path) -> ScoreRun:
     data = DataDir.read(feat_dir)
     reader = kaldiio.load_scp(str(feat_dir / "feats.scp"))
     utts = sorted(reader)
-    clips = [Clip(id=u, path=data.wav_scp.get(u, ""), speaker=data.utt2spk.get(u)) for u in utts]
+    utt2emo = data.get("utt2emo") or {}
+    clips = [Clip(id=u, path=data.wav_scp.get(u, ""), speaker=data.utt2spk.get(u), reference=utt2emo.get(u)) for u in utts]
     feats = [np.asarray(reader[u], dtype=np.float32) for u in utts]
     return scorer.score_features(clips, feats, [None] * len(clips))
 
 
 # --- output ------------------------------------------------------------------------------------------
-def _row(r: ClipResult, classes: Sequence[str], digits: int = 4) -> dict[str, Any]:
+def _row(r: ClipResult, classes: Sequence[str], digits: int = 4, reference: bool = False) -> dict[str, Any]:
     row = {"clip": r.clip.id, "path": r.clip.path, "speaker": r.clip.speaker, "start": r.clip.start, "end": r.clip.end,
            "label": r.label, "posteriors": None if r.posteriors is None else
            {c: round(float(p), digits) for c, p in zip(classes, r.posteriors)},
            "normalization": r.normalization or None, "error": r.error}
+    if reference:
+        row["reference"] = r.clip.reference
     return row
 
 
 def write_jsonl(run: ScoreRun, out: TextIO) -> None:
+    """One JSON object a clip; a `reference` key when the inputs carry reference labels."""
     for r in run.results:
-        out.write(json.dumps(_row(r, run.classes, 6)) + "\n")
+        out.write(json.dumps(_row(r, run.classes, 6, reference=run.labelled)) + "\n")
 
 
 def write_csv(run: ScoreRun, out: TextIO) -> None:
+    """One line a clip; a `reference` column after `label` when the inputs carry reference labels."""
     w = csv.writer(out)
-    w.writerow(["clip", "path", "speaker", "start", "end", "label", *run.classes, "normalization", "error"])
+    ref = run.labelled
+    w.writerow(["clip", "path", "speaker", "start", "end", "label", *(["reference"] if ref else []), *run.classes,
+                "normalization", "error"])
     for r in run.results:
         post = ["" if r.posteriors is None else f"{p:.6f}" for p in (r.posteriors if r.posteriors is not None else run.classes)]
         w.writerow([r.clip.id, r.clip.path, r.clip.speaker or "", "" if r.clip.start is None else f"{r.clip.start:.3f}",
-                    "" if r.clip.end is None else f"{r.clip.end:.3f}", r.label or "", *post, r.normalization, r.error or ""])
+                    "" if r.clip.end is None else f"{r.clip.end:.3f}", r.label or "",
+                    *([r.clip.reference or ""] if ref else []), *post, r.normalization, r.error or ""])
 
 
 def format_table(run: ScoreRun) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -180,3 +181,146 @@ def test_too_little_audio_of_a_speaker_falls_back_and_says_so(model, emodb_dir, 
     assert rc == rc2 == 0
     assert named[0]["normalization"].startswith("training-speakers (anna:") and "too little audio" in err
     np.testing.assert_allclose(post(named[0]), post(alone[0]), atol=1e-6)
+
+
+# --- labelled data dirs: metrics on the shared classes, label maps, --alone --------------------------------
+LETTERS = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness", "T": "sadness", "N": "neutral"}
+
+
+def labelled_dir(emodb_dir: Path, path: Path, names: dict[str, str], speakers=("10", "11"), per_speaker: int = 8) -> list[str]:
+    """A data dir of EmoDB clips of `speakers` whose emotion letter is in `names`, labelled by `names`."""
+    from ser.datadir import DataDir
+
+    ids = []
+    for spk in speakers:
+        ids += [p.stem for p in sorted(emodb_dir.glob(f"{spk}*.wav")) if p.stem[5] in names][:per_speaker]
+    DataDir(maps={"wav.scp": {u: str(emodb_dir / f"{u}.wav") for u in ids}, "utt2spk": {u: u[:2] for u in ids},
+                  "utt2emo": {u: names[u[5]] for u in ids}}).write(path)
+    return ids
+
+
+def hand_metrics(truth: list[str], pred: list[str], classes: list[str]) -> tuple[float, float, dict, list]:
+    """Accuracy, UAR (classes present in truth), recall per class, confusion: counted by hand."""
+    recall = {}
+    for c in classes:
+        mine = [p for t, p in zip(truth, pred) if t == c]
+        recall[c] = sum(p == c for p in mine) / len(mine) if mine else None
+    present = [r for r in recall.values() if r is not None]
+    confusion = [[sum(t == a and p == b for t, p in zip(truth, pred)) for b in classes] for a in classes]
+    return sum(t == p for t, p in zip(truth, pred)) / len(truth), sum(present) / len(present), recall, confusion
+
+
+def test_labelled_data_dir_metrics(model, emodb_dir, tmp_path, capsys):
+    """Scoring a data dir with utt2emo reports accuracy/UAR/recall/confusion on the shared classes, as counted by
+    hand from the JSON rows: the main numbers take the arg-max over the shared classes only."""
+    names = {k: v for k, v in LETTERS.items() if k != "W"}  # the model knows anger; this data has none
+    ids = labelled_dir(emodb_dir, tmp_path / "data", names)
+    rc, rows, err = score(capsys, ["--model", str(model), "--metrics", str(tmp_path / "m.json"), str(tmp_path / "data")])
+    assert rc == 0 and [r["clip"] for r in rows] == ids
+    assert [r["reference"] for r in rows] == [names[u[5]] for u in ids]
+    classes = load_bundle(model).classes
+    assert "anger" in classes
+    shared = [c for c in classes if c in {r["reference"] for r in rows}]
+    truth = [r["reference"] for r in rows]
+    restricted = [max(shared, key=lambda c: r["posteriors"][c]) for r in rows]
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["shared_classes"] == shared and "anger" not in shared
+    assert metrics["chance_uar"] == pytest.approx(1 / len(shared))
+    acc, uar, recall, confusion = hand_metrics(truth, restricted, shared)
+    main_block = metrics["shared"]
+    assert main_block["accuracy"] == pytest.approx(acc) and main_block["uar"] == pytest.approx(uar)
+    assert main_block["per_class_recall"] == pytest.approx(recall) and main_block["confusion"] == confusion
+    assert main_block["n"] == len(ids) and main_block["classes"] == shared
+    # the unrestricted numbers use the rows' own labels (anger may win there)
+    acc_u, _, recall_u, _ = hand_metrics(truth, [r["label"] for r in rows], classes)
+    assert metrics["unrestricted"]["accuracy"] == pytest.approx(acc_u)
+    assert metrics["unrestricted"]["uar"] == pytest.approx(np.mean([recall_u[c] for c in shared]))
+    assert metrics["not_counted"] == {"not_model_classes": {}, "null_in_label_map": {}, "unlabelled": 0, "failed": 0}
+    assert f"accuracy {100 * acc:.1f}%  UAR {100 * uar:.1f}% (chance {100 / len(shared):.1f}%)" in err
+    assert "arg-max over the shared classes only" in err and "arg-max over every class of the model" in err
+    # the CSV rows carry the reference column too; a run of loose files has none
+    capsys.readouterr()
+    assert main(["score", "--model", str(model), "--quiet", "--csv", str(tmp_path / "o.csv"), str(tmp_path / "data")]) == 0
+    with open(tmp_path / "o.csv", newline="") as handle:
+        assert [r["reference"] for r in csv.DictReader(handle)] == truth
+    rc, plain, err = score(capsys, ["--model", str(model), str(emodb_dir / f"{ids[0]}.wav")])
+    assert "reference" not in plain[0] and "metrics" not in err
+    assert main(["score", "--model", str(model), "--metrics", str(tmp_path / "x.json"), str(emodb_dir / f"{ids[0]}.wav")]) == 2
+    assert "needs reference labels" in capsys.readouterr().err
+
+
+def test_label_map_renames_and_counts(model, emodb_dir, tmp_path, capsys):
+    """EmoDB clips labelled with RAVDESS names: compared as they are, only 'disgust' is shared; --label-map ravdess
+    renames them, and 'surprised' (surprise, no class of the model) is left out and counted."""
+    ravdess_names = {"W": "angry", "T": "sad", "N": "calm", "F": "surprised", "A": "fearful", "E": "disgust"}
+    ids = labelled_dir(emodb_dir, tmp_path / "data", ravdess_names, per_speaker=10)
+    given = Counter(ravdess_names[u[5]] for u in ids)
+    assert given["surprised"] and given["calm"] and given["disgust"]
+    classes = load_bundle(model).classes
+    rc, rows, err = score(capsys, ["--model", str(model), "--metrics", str(tmp_path / "raw.json"), str(tmp_path / "data")])
+    raw = json.loads((tmp_path / "raw.json").read_text())
+    assert raw["shared_classes"] == [c for c in classes if c == "disgust"]
+    assert raw["not_counted"]["not_model_classes"] == {k: v for k, v in given.items() if k not in classes}
+    assert f"{given['angry']} clips labelled angry are not classes of the model: not counted" in err
+
+    rc, rows, err = score(capsys, ["--model", str(model), "--label-map", "ravdess", "--metrics", str(tmp_path / "m.json"),
+                                   str(tmp_path / "data")])
+    assert rc == 0
+    ravdess = {"angry": "anger", "sad": "sadness", "calm": "neutral", "surprised": "surprise", "fearful": "fear",
+               "disgust": "disgust"}
+    assert [r["reference"] for r in rows] == [ravdess[ravdess_names[u[5]]] for u in ids]
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["label_map"].endswith("ravdess.yaml")
+    assert metrics["renamed_by_label_map"] == {k: v for k, v in ravdess.items() if k != v and k in given}
+    left_out = Counter(ravdess[k] for k in given.elements() if ravdess[k] not in classes)
+    assert metrics["not_counted"]["not_model_classes"] == dict(left_out) and left_out["surprise"] == given["surprised"]
+    assert metrics["shared"]["n"] == len(ids) - sum(left_out.values())
+    assert metrics["shared_classes"] == [c for c in classes if c in {ravdess[k] for k in given}]
+    n = given["surprised"]
+    verb = "are not classes" if n > 1 else "is not a class"
+    assert f"{n} clip{'s' * (n > 1)} labelled surprise (surprised in the data) {verb} of the model: not counted" in err
+
+    # a map file of one's own: null leaves calm out; a label the map lacks, or an unknown target, is refused
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("angry: anger\nsad: sadness\ncalm: null\nsurprised: surprise\nfearful: fear\ndisgust: disgust\n")
+    rc, rows, err = score(capsys, ["--model", str(model), "--label-map", str(mine), "--metrics", str(tmp_path / "n.json"),
+                                   str(tmp_path / "data")])
+    nulled = json.loads((tmp_path / "n.json").read_text())["not_counted"]
+    assert nulled["null_in_label_map"] == {"calm": given["calm"]} and nulled["unlabelled"] == 0
+    assert [r["reference"] for r in rows if r["clip"][5] == "N"] == [None] * given["calm"]
+    assert f"{given['calm']} clips labelled calm are left out by the label map (null)" in err
+    mine.write_text("angry: anger\ncalm: neutral\n")
+    assert main(["score", "--model", str(model), "--label-map", str(mine), str(tmp_path / "data")]) == 2
+    out = capsys.readouterr()
+    assert str(mine) in out.err and "sad (" in out.err and "not in the label map" in out.err and out.out == ""
+    mine.write_text("angry: angr\n")
+    assert main(["score", "--model", str(model), "--label-map", str(mine), str(tmp_path / "data")]) == 2
+    assert "unknown target label(s) angr" in capsys.readouterr().err
+
+
+def test_alone_scores_each_clip_as_a_lone_clip(model, emodb_dir, tmp_path, capsys):
+    """--alone ignores the data dir's utt2spk: every clip gets the training speakers' statistics, exactly as the
+    same files scored one by one with no speaker information."""
+    ids = labelled_dir(emodb_dir, tmp_path / "data", LETTERS, per_speaker=3)
+    rc, grouped, _ = score(capsys, ["--model", str(model), str(tmp_path / "data")])
+    assert [r["normalization"] for r in grouped] == ["speaker:10(3)"] * 3 + ["speaker:11(3)"] * 3
+    rc, alone, err = score(capsys, ["--model", str(model), "--alone", str(tmp_path / "data")])
+    assert rc == 0 and [r["normalization"] for r in alone] == ["training-speakers"] * len(ids)
+    assert [r["speaker"] for r in alone] == [None] * len(ids) and "--alone" in err
+    assert [r["reference"] for r in alone] == [LETTERS[u[5]] for u in ids]
+    for i, utt in enumerate(ids[:2]):
+        rc, lone, _ = score(capsys, ["--model", str(model), str(emodb_dir / f"{utt}.wav")])
+        np.testing.assert_allclose(post(alone[i]), post(lone[0]), atol=1e-6)
+    assert not np.allclose(post(alone[0]), post(grouped[0]), atol=1e-4)
+    assert main(["score", "--model", str(model), "--alone", "--speaker", "x", str(tmp_path / "data")]) == 2
+
+
+def test_info_of_a_torch_model(model, capsys):
+    """`ser info` on a fold's GA-GRU: encoder, classes, the trained epoch, training settings, no results recorded."""
+    capsys.readouterr()
+    assert main(["info", str(model)]) == 0
+    out = capsys.readouterr().out
+    bundle = load_bundle(model)
+    assert "gagru" in out and f"{len(bundle.classes)}: {', '.join(bundle.classes)}" in out
+    assert f"best_epoch={bundle.meta['training']['best_epoch']}" in out and "train config" in out
+    assert "fold 03; 1 speaker: 09" in out and "emobase78_avg5" in out

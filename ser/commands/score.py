@@ -1,4 +1,5 @@
-"""`ser score`: label new audio with a model bundle (files, folders, list files, data dirs, long recordings)."""
+"""`ser score`: label new audio with a model bundle (files, folders, list files, data dirs, long recordings);
+on a labelled data dir, also how good the model is on it (``ser.score_metrics``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ EXAMPLES = [
     "ser score --model m.ser --speaker anna anna/*.wav --json          # anna's own normalisation statistics",
     "ser score --model m.ser --utt2spk utt2spk --csv scores.csv list.txt",
     "ser score --model m.ser --segment vad --plot timeline.png meeting.wav",
+    "ser score --label-map ravdess --alone --metrics ravdess.json data/ravdess   # accuracy/UAR on shared classes",
 ]
 
 
@@ -30,7 +32,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--csv", help="also write the rows to this CSV file")
     parser.add_argument("--nj", type=int, default=1, help="parallel feature-extraction processes")
     parser.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (0: library default)")
-    parser.add_argument("--quiet", action="store_true", help="no model summary or failure notes on stderr")
+    parser.add_argument("--label-map", metavar="NAME_OR_FILE",
+                        help="labelled inputs: rename the data's labels into the model's classes before comparing "
+                             "(a shipped map: ravdess, emodb, tess, ... or a YAML file 'label: class', null leaves out)")
+    parser.add_argument("--alone", action="store_true",
+                        help="score every clip alone, as a user's single clip: no speaker grouping (a data dir's "
+                             "utt2spk is ignored), so per-speaker normalisation uses the training speakers' statistics")
+    parser.add_argument("--metrics", metavar="FILE.json",
+                        help="labelled inputs: write accuracy, UAR, per-class recall and confusion (shared classes) here")
+    parser.add_argument("--quiet", action="store_true", help="no model summary, notes or metrics on stderr")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
         raise SerError("--plot draws a timeline: use it with --segment vad")
     if args.speaker and args.utt2spk:
         raise SerError("give --speaker or --utt2spk, not both")
+    if args.alone and (args.speaker or args.utt2spk):
+        raise SerError("--alone scores every clip without a speaker: give it or --speaker/--utt2spk, not both")
+    if args.segment == "vad" and (args.metrics or args.label_map):
+        raise SerError("--metrics and --label-map compare whole utterances with their labels: not with --segment vad")
     bundle = load_bundle(resolve_model_path(args.model))
     if not args.quiet:
         print(bundle.summary(), file=sys.stderr)
@@ -51,7 +65,21 @@ def run(args: argparse.Namespace) -> int:
             print(f"note: {note}; features may differ slightly from training", file=sys.stderr)
     utt2spk = read_utt2spk(args.utt2spk) if args.utt2spk else None
     clips = collect_clips(args.inputs, speaker=args.speaker, utt2spk=utt2spk)
+    if args.alone:
+        for clip in clips:
+            clip.speaker = None
+    labelled = any(c.reference is not None for c in clips)
+    if (args.metrics or args.label_map) and not labelled:
+        raise SerError(f"--{'metrics' if args.metrics else 'label-map'} needs reference labels, and no input carries "
+                       "them (give a data dir with utt2emo)")
+    mapped = None
+    if args.label_map:
+        from ser.score_metrics import map_references
+
+        mapped = map_references(clips, args.label_map, bundle.classes)
     if args.segment == "vad":
+        if labelled and not args.quiet:
+            print("note: reference labels are of whole utterances: no metrics for VAD segments", file=sys.stderr)
         from ser.segment import VADConfig
 
         method = args.vad
@@ -81,9 +109,12 @@ def run(args: argparse.Namespace) -> int:
     from ser.normalization import TRAINING_SPEAKERS
 
     if not args.quiet and any(r.normalization.startswith(TRAINING_SPEAKERS) for r in result.results):
-        print("note: clips without a speaker, or of a speaker with too little audio for statistics of their own, were "
+        print("note: --alone: every clip was normalised with the training speakers' pooled statistics" if args.alone else
+              "note: clips without a speaker, or of a speaker with too little audio for statistics of their own, were "
               "normalised with the training speakers' pooled statistics (give --speaker or --utt2spk, with enough "
               "clips of each speaker, to use a speaker's own)", file=sys.stderr)
+    if labelled and args.segment != "vad":
+        _report_metrics(args, result, mapped, bundle)
     if result.failures:
         if not args.quiet:
             for r in result.results:
@@ -92,3 +123,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"ser score: {result.failures} of {len(result.results)} clips could not be scored", file=sys.stderr)
         return 1
     return 0
+
+
+def _report_metrics(args: argparse.Namespace, result, mapped, bundle) -> None:
+    """Metrics on the classes the model and the data share: on stderr, and in --metrics FILE.json."""
+    import json
+    import sys
+
+    from ser.score_metrics import labelled_score
+
+    scored = labelled_score(result, mapped)
+    if not args.quiet:
+        sys.stderr.write(scored.format())
+    if args.metrics:
+        from ser.fileio import atomic_write
+
+        record = {"model": bundle.path, "inputs": list(args.inputs), "alone": bool(args.alone),
+                  "normalization": bundle.normalization, **scored.to_dict()}
+        with atomic_write(args.metrics) as out:
+            json.dump(record, out, indent=1)
+            out.write("\n")
