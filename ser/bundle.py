@@ -114,6 +114,8 @@ class Bundle:
         res = (m.get("results") or {}).get("mean") or {}
         uar = f", cross-validated UAR {res['uar'] * 100:.1f}%" if res.get("uar") is not None else ""
         kind = "" if self.output_kind == "posteriors" else f"; its scores are {self.output_kind}, not probabilities"
+        if (m.get("calibration") or {}).get("temperature"):
+            kind += f"; posteriors calibrated (temperature {m['calibration']['temperature']:.2f})"
         return (f"{self.path}: {self.encoder} on {self.feature_set_dict.get('name')}, {len(self.classes)} classes, "
                 f"normalisation {self.normalization}, trained on {src.get('source', '?')}{uar}{kind}")
 

@@ -292,7 +292,8 @@ def score_feature_dir(scorer: Scorer, feat_dir: str | Path) -> ScoreRun:
 # --- output ------------------------------------------------------------------------------------------
 def _row(r: ClipResult, classes: Sequence[str], digits: int = 4, reference: bool = False) -> dict[str, Any]:
     row = {"clip": r.clip.id, "path": r.clip.path, "speaker": r.clip.speaker, "start": r.clip.start, "end": r.clip.end,
-           "label": r.label, "posteriors": None if r.posteriors is None else
+           "label": r.label, "confidence": None if r.posteriors is None else round(float(np.max(r.posteriors)), digits),
+           "posteriors": None if r.posteriors is None else
            {c: round(float(p), digits) for c, p in zip(classes, r.posteriors)},
            "normalization": r.normalization or None, "error": r.error}
     if reference:
@@ -310,28 +311,30 @@ def write_csv(run: ScoreRun, out: TextIO) -> None:
     """One line a clip; a `reference` column after `label` when the inputs carry reference labels."""
     w = csv.writer(out)
     ref = run.labelled
-    w.writerow(["clip", "path", "speaker", "start", "end", "label", *(["reference"] if ref else []), *run.classes,
-                "normalization", "error"])
+    w.writerow(["clip", "path", "speaker", "start", "end", "label", "confidence", *(["reference"] if ref else []),
+                *run.classes, "normalization", "error"])
     for r in run.results:
         post = ["" if r.posteriors is None else f"{p:.6f}" for p in (r.posteriors if r.posteriors is not None else run.classes)]
         w.writerow([r.clip.id, r.clip.path, r.clip.speaker or "", "" if r.clip.start is None else f"{r.clip.start:.3f}",
                     "" if r.clip.end is None else f"{r.clip.end:.3f}", r.label or "",
+                    "" if r.posteriors is None else f"{np.max(r.posteriors):.6f}",
                     *([r.clip.reference or ""] if ref else []), *post, r.normalization, r.error or ""])
 
 
 def format_table(run: ScoreRun) -> str:
-    """A plain-text table: clip, [start end], label, one column per class, the statistics used, errors."""
+    """A plain-text table: clip, [start end], label and its confidence (the label's posterior), one column per
+    class, the statistics used, errors."""
     timed = any(r.clip.start is not None for r in run.results)
-    head = ["clip"] + (["start", "end"] if timed else []) + ["label"] + [c[:9] for c in run.classes] + ["norm"]
+    head = ["clip"] + (["start", "end"] if timed else []) + ["label", "conf"] + [c[:9] for c in run.classes] + ["norm"]
     rows = []
     for r in run.results:
         cells = [r.clip.id]
         if timed:
             cells += ["" if r.clip.start is None else f"{r.clip.start:.2f}", "" if r.clip.end is None else f"{r.clip.end:.2f}"]
         if r.ok:
-            cells += [r.label] + [f"{p:.3f}" for p in r.posteriors] + [r.normalization]
+            cells += [r.label, f"{np.max(r.posteriors):.2f}"] + [f"{p:.3f}" for p in r.posteriors] + [r.normalization]
         else:
-            cells += ["ERROR"] + [""] * len(run.classes) + [r.error]
+            cells += ["ERROR", ""] + [""] * len(run.classes) + [r.error]
         rows.append(cells)
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     widths[-1] = len(head[-1])

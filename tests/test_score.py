@@ -324,3 +324,17 @@ def test_info_of_a_torch_model(model, capsys):
     assert "gagru" in out and f"{len(bundle.classes)}: {', '.join(bundle.classes)}" in out
     assert f"best_epoch={bundle.meta['training']['best_epoch']}" in out and "train config" in out
     assert "fold 03; 1 speaker: 09" in out and "emobase78_avg5" in out
+
+
+def test_confidence_is_the_labels_posterior(model, emodb_dir, tmp_path, capsys):
+    clips = [str(p) for p in sorted(emodb_dir.glob("09*.wav"))[:3]]
+    rc, rows, _ = score(capsys, ["--model", str(model), "--speaker", "09", *clips])
+    assert rc == 0
+    for row in rows:
+        assert row["confidence"] == max(row["posteriors"].values()) and row["posteriors"][row["label"]] == row["confidence"]
+    assert main(["score", "--quiet", "--model", str(model), "--speaker", "09", "--csv", str(tmp_path / "c.csv"), *clips]) == 0
+    with open(tmp_path / "c.csv", newline="") as handle:
+        got = [float(r["confidence"]) for r in csv.DictReader(handle)]
+    np.testing.assert_allclose(got, [r["confidence"] for r in rows], atol=1e-4)
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["clip", "label", "conf"]

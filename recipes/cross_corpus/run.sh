@@ -68,7 +68,7 @@ if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
         [ -f "$out" ] && continue
         log "Stage 7: $d/fold_$corpus/model.ser scores data/${corpus}6 ($how)"
         flag=""; [ $how = alone ] && flag=--alone
-        ser score --quiet --model "$d/fold_$corpus/model.ser" $flag --metrics "$out.tmp" data/${corpus}6 > /dev/null
+        ser score --quiet --nj "$nj" --model "$d/fold_$corpus/model.ser" $flag --metrics "$out.tmp" data/${corpus}6 > /dev/null
         mv "$out.tmp" "$out"
       done
     done

@@ -1,0 +1,39 @@
+"""The held-out corpus table of the cross-corpus recipe: for each config, the UAR/accuracy that `ser score` measured
+on each held-out corpus with the leave-one-corpus-out fold model (clips scored alone, and grouped by speaker), and
+the selection score of RESULTS.md's rule: mean over the two directions of (alone UAR + grouped UAR) / 2.
+
+    python3 local/summarise.py EXP_LOCO CONFIG... > exp/cross_corpus.md
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+CORPORA = {"emodb": "ravdess", "ravdess": "emodb"}  # held-out corpus -> the corpus its fold model trained on
+
+
+def main(exp: Path, configs: list[str]) -> None:
+    print("| config | train -> test | alone UAR | alone acc | grouped UAR | grouped acc |")
+    print("|---|---|---:|---:|---:|---:|")
+    scores = {}
+    for config in configs:
+        found = sorted(exp.glob(f"{config}_*/held_out_emodb_alone.json"))
+        if not found:
+            continue
+        d = found[0].parent
+        total = []
+        for test, train in CORPORA.items():
+            m = {how: json.loads((d / f"held_out_{test}_{how}.json").read_text())["shared"] for how in ("alone", "grouped")}
+            total.append((m["alone"]["uar"] + m["grouped"]["uar"]) / 2)
+            print(f"| {d.name} | {train} -> {test} | {100 * m['alone']['uar']:.1f} | {100 * m['alone']['accuracy']:.1f} | "
+                  f"{100 * m['grouped']['uar']:.1f} | {100 * m['grouped']['accuracy']:.1f} |")
+        scores[d.name] = sum(total) / len(total)
+    print("\nSelection score (mean over both directions of (alone UAR + grouped UAR) / 2):")
+    for name, value in sorted(scores.items(), key=lambda kv: -kv[1]):
+        print(f"- {name}: {100 * value:.2f}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), sys.argv[2:])
