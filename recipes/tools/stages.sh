@@ -70,7 +70,12 @@ run_common_stages() {
     dirs=""
     for c in $configs; do dirs="$dirs $(exp_of "$c")"; done
     # shellcheck disable=SC2086
-    ser report $dirs --compare "$exp/$protocol/RESULTS.md"
+    ser report $dirs
+    # one table over every experiment of this protocol reported so far (a run with --configs X adds X to it)
+    all=""
+    for d in "$exp/$protocol"/*/; do [ -f "$d/results.json" ] && all="$all ${d%/}"; done
+    # shellcheck disable=SC2086
+    ser report $all --compare "$exp/$protocol/RESULTS.md"
     log "results: $(pwd)/$exp/$protocol/RESULTS.md (one table) and $(pwd)/$exp/$protocol/<tag>/RESULTS.md (per config)"
   fi
 

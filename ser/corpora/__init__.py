@@ -154,6 +154,19 @@ def finish(corpus: str, maps: dict[str, dict[str, str]], data_dir: str | Path) -
     return data
 
 
+def add_utterance(maps: dict[str, dict[str, str]], skips: SkipReport, path: Path, utt: str,
+                  values: Mapping[str, str], duplicate: str = "same name as") -> bool:
+    """Record one utterance's audio path and map values; a second file with the same id is skipped and reported
+    (the first in sorted path order is kept). False when skipped."""
+    if utt in maps["wav.scp"]:
+        skips.skip(path, f"{duplicate} {maps['wav.scp'][utt]} (kept the first in sorted path order)")
+        return False
+    maps["wav.scp"][utt] = str(path)
+    for name, value in values.items():
+        maps[name][utt] = value
+    return True
+
+
 def count_line(counter: Mapping[str, int]) -> str:
     """`a 3, b 1` sorted by key (for stderr summaries)."""
     return ", ".join(f"{key} {value}" for key, value in sorted(counter.items()))

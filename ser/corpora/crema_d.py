@@ -35,7 +35,7 @@ import csv
 import re
 from pathlib import Path
 
-from ser.corpora import SkipReport, check_corpus_dir, finish, iter_files, log
+from ser.corpora import SkipReport, add_utterance, check_corpus_dir, finish, iter_files, log
 from ser.datadir import DataDir
 
 SOURCE = "download: https://github.com/CheyneyComputerScience/CREMA-D (git LFS), Open Database License"
@@ -128,15 +128,7 @@ def prepare(corpus_dir: str | Path, data_dir: str | Path) -> DataDir:
             skips.skip(path, "unknown " + ", ".join(bad))
             continue
         utt = path.stem
-        if utt in maps["wav.scp"]:
-            skips.skip(path, f"same name as {maps['wav.scp'][utt]} (kept the first in sorted path order)")
-            continue
-        maps["wav.scp"][utt] = str(path)
-        maps["utt2spk"][utt] = actor
-        maps["utt2emo"][utt] = EMOTIONS[emotion]
-        maps["utt2intensity"][utt] = LEVELS[level]
-        maps["utt2sentence"][utt] = sentence
-        maps["text"][utt] = SENTENCES[sentence]
+        add_utterance(maps, skips, path, utt, {"utt2spk": actor, "utt2emo": EMOTIONS[emotion], "utt2intensity": LEVELS[level], "utt2sentence": sentence, "text": SENTENCES[sentence]})
     _add_genders(root, maps, skips)
     skips.summary(noun="files or rows")
     return finish("crema_d", maps, data_dir)

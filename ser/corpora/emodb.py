@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ser.corpora import SkipReport, check_corpus_dir, finish, iter_files
+from ser.corpora import SkipReport, add_utterance, check_corpus_dir, finish, iter_files
 from ser.datadir import DataDir
 
 SOURCE = "download: http://emodb.bilderbar.info/download/download.zip, free for research"
@@ -71,13 +71,6 @@ def prepare(corpus_dir: str | Path, data_dir: str | Path) -> DataDir:
             skips.skip(path, f"unknown speaker '{spk}' (EmoDB speakers: {' '.join(GENDERS)})")
             continue
         utt = path.stem
-        if utt in maps["wav.scp"]:
-            skips.skip(path, "same name as another file (kept the first in sorted path order)")
-            continue
-        maps["wav.scp"][utt] = str(path)
-        maps["utt2spk"][utt] = spk
-        maps["utt2emo"][utt] = EMOTIONS[letter]
-        maps["utt2gender"][utt] = GENDERS[spk]
-        maps["utt2sentence"][utt] = match["text"]
+        add_utterance(maps, skips, path, utt, {"utt2spk": spk, "utt2emo": EMOTIONS[letter], "utt2gender": GENDERS[spk], "utt2sentence": match["text"]})
     skips.summary()
     return finish("emodb", maps, data_dir)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ser.corpora import SkipReport, check_corpus_dir, finish, iter_files
+from ser.corpora import SkipReport, add_utterance, check_corpus_dir, finish, iter_files
 from ser.datadir import DataDir
 
 SOURCE = "request it from Fondazione Ugo Bordoni: http://voice.fub.it/activities/corpora/emovo/index.html"
@@ -64,13 +64,6 @@ def prepare(corpus_dir: str | Path, data_dir: str | Path) -> DataDir:
             skips.skip(path, f"unknown actor '{spk}' (EMOVO actors: {' '.join(GENDERS)})")
             continue
         utt = f"{spk}-{path.stem}"
-        if utt in maps["wav.scp"]:
-            skips.skip(path, f"same name as {maps['wav.scp'][utt]} (kept the first in sorted path order)")
-            continue
-        maps["wav.scp"][utt] = str(path)
-        maps["utt2spk"][utt] = spk
-        maps["utt2emo"][utt] = EMOTIONS[code]
-        maps["utt2gender"][utt] = GENDERS[spk]
-        maps["utt2sentence"][utt] = match["sentence"]
+        add_utterance(maps, skips, path, utt, {"utt2spk": spk, "utt2emo": EMOTIONS[code], "utt2gender": GENDERS[spk], "utt2sentence": match["sentence"]})
     skips.summary()
     return finish("emovo", maps, data_dir)

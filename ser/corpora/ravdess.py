@@ -20,7 +20,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from ser.corpora import SkipReport, check_corpus_dir, finish, log
+from ser.corpora import SkipReport, add_utterance, check_corpus_dir, finish, log
 from ser.datadir import DataDir
 
 SOURCE = "download: Audio_Speech_Actors_01-24.zip from https://zenodo.org/record/1188976, CC BY-NC-SA 4.0"
@@ -101,17 +101,10 @@ def prepare(corpus_dir: str | Path, data_dir: str | Path, include_song: bool = F
             continue
         spk = speaker_id(actor)
         utt = f"{spk}-{path.stem}"
-        if utt in maps["wav.scp"]:
-            skips.skip(path, "same name as another file (kept the first in sorted path order)")
-            continue
-        maps["wav.scp"][utt] = str(path)
-        maps["utt2spk"][utt] = spk
-        maps["utt2emo"][utt] = EMOTIONS[emotion]
-        maps["utt2gender"][utt] = "m" if int(actor) % 2 == 1 else "f"
-        maps["utt2intensity"][utt] = INTENSITIES[intensity]
-        maps["text"][utt] = STATEMENTS[statement]
+        values = {"utt2spk": spk, "utt2emo": EMOTIONS[emotion], "utt2gender": "m" if int(actor) % 2 == 1 else "f", "utt2intensity": INTENSITIES[intensity], "text": STATEMENTS[statement]}
         if include_song:
-            maps["utt2channel"][utt] = CHANNELS[channel]
+            values["utt2channel"] = CHANNELS[channel]
+        add_utterance(maps, skips, path, utt, values)
     skips.summary()
     if not_used:
         hint = " (pass include_song=True / --include-song to keep songs)" if "song" in not_used else ""

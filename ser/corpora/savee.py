@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ser.corpora import SkipReport, check_corpus_dir, finish, iter_files
+from ser.corpora import SkipReport, add_utterance, check_corpus_dir, finish, iter_files
 from ser.datadir import DataDir
 
 SOURCE = "request it at http://kahlan.eps.surrey.ac.uk/savee/ (University of Surrey), free for research"
@@ -81,12 +81,6 @@ def prepare(corpus_dir: str | Path, data_dir: str | Path) -> DataDir:
             skips.skip(path, f"unknown emotion prefix '{raw_code}' (known: {' '.join(EMOTIONS)})")
             continue
         utt = f"{spk}-{code}{num}"
-        if utt in maps["wav.scp"]:
-            skips.skip(path, f"same clip as {maps['wav.scp'][utt]} (kept the first in sorted path order)")
-            continue
-        maps["wav.scp"][utt] = str(path)
-        maps["utt2spk"][utt] = spk
-        maps["utt2emo"][utt] = EMOTIONS[code]
-        maps["utt2gender"][utt] = GENDERS[spk]
+        add_utterance(maps, skips, path, utt, {"utt2spk": spk, "utt2emo": EMOTIONS[code], "utt2gender": GENDERS[spk]}, duplicate="same clip as")
     skips.summary()
     return finish("savee", maps, data_dir)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ser.corpora import SkipReport, check_corpus_dir, finish, iter_files
+from ser.corpora import SkipReport, add_utterance, check_corpus_dir, finish, iter_files
 from ser.datadir import DataDir
 
 SOURCE = "download: https://tspace.library.utoronto.ca/handle/1807/24487 (University of Toronto), CC BY-NC-ND 4.0"
@@ -85,14 +85,6 @@ def prepare(corpus_dir: str | Path, data_dir: str | Path) -> DataDir:
             skips.skip(path, f"file name says {label} but its folder {path.parent.name} says {in_folder}")
             continue
         utt = f"{spk}-{path.stem}"
-        if utt in maps["wav.scp"]:
-            skips.skip(path, f"same name as {maps['wav.scp'][utt]} (kept the first in sorted path order)")
-            continue
-        maps["wav.scp"][utt] = str(path)
-        maps["utt2spk"][utt] = spk
-        maps["utt2emo"][utt] = label
-        maps["utt2gender"][utt] = GENDERS[spk]
-        maps["utt2sentence"][utt] = word
-        maps["text"][utt] = f"{CARRIER} {word}"
+        add_utterance(maps, skips, path, utt, {"utt2spk": spk, "utt2emo": label, "utt2gender": GENDERS[spk], "utt2sentence": word, "text": f"{CARRIER} {word}"})
     skips.summary()
     return finish("tess", maps, data_dir)
