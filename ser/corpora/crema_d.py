@@ -128,7 +128,13 @@ def prepare(corpus_dir: str | Path, data_dir: str | Path) -> DataDir:
             skips.skip(path, "unknown " + ", ".join(bad))
             continue
         utt = path.stem
-        add_utterance(maps, skips, path, utt, {"utt2spk": actor, "utt2emo": EMOTIONS[emotion], "utt2intensity": LEVELS[level], "utt2sentence": sentence, "text": SENTENCES[sentence]})
+        add_utterance(maps, skips, path, utt, {
+            "utt2spk": actor,
+            "utt2emo": EMOTIONS[emotion],
+            "utt2intensity": LEVELS[level],
+            "utt2sentence": sentence,
+            "text": SENTENCES[sentence],
+        })
     _add_genders(root, maps, skips)
     skips.summary(noun="files or rows")
     return finish("crema_d", maps, data_dir)

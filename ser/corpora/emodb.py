@@ -71,6 +71,11 @@ def prepare(corpus_dir: str | Path, data_dir: str | Path) -> DataDir:
             skips.skip(path, f"unknown speaker '{spk}' (EmoDB speakers: {' '.join(GENDERS)})")
             continue
         utt = path.stem
-        add_utterance(maps, skips, path, utt, {"utt2spk": spk, "utt2emo": EMOTIONS[letter], "utt2gender": GENDERS[spk], "utt2sentence": match["text"]})
+        add_utterance(maps, skips, path, utt, {
+            "utt2spk": spk,
+            "utt2emo": EMOTIONS[letter],
+            "utt2gender": GENDERS[spk],
+            "utt2sentence": match["text"],
+        })
     skips.summary()
     return finish("emodb", maps, data_dir)

@@ -64,6 +64,11 @@ def prepare(corpus_dir: str | Path, data_dir: str | Path) -> DataDir:
             skips.skip(path, f"unknown actor '{spk}' (EMOVO actors: {' '.join(GENDERS)})")
             continue
         utt = f"{spk}-{path.stem}"
-        add_utterance(maps, skips, path, utt, {"utt2spk": spk, "utt2emo": EMOTIONS[code], "utt2gender": GENDERS[spk], "utt2sentence": match["sentence"]})
+        add_utterance(maps, skips, path, utt, {
+            "utt2spk": spk,
+            "utt2emo": EMOTIONS[code],
+            "utt2gender": GENDERS[spk],
+            "utt2sentence": match["sentence"],
+        })
     skips.summary()
     return finish("emovo", maps, data_dir)

@@ -101,7 +101,13 @@ def prepare(corpus_dir: str | Path, data_dir: str | Path, include_song: bool = F
             continue
         spk = speaker_id(actor)
         utt = f"{spk}-{path.stem}"
-        values = {"utt2spk": spk, "utt2emo": EMOTIONS[emotion], "utt2gender": "m" if int(actor) % 2 == 1 else "f", "utt2intensity": INTENSITIES[intensity], "text": STATEMENTS[statement]}
+        values = {
+            "utt2spk": spk,
+            "utt2emo": EMOTIONS[emotion],
+            "utt2gender": "m" if int(actor) % 2 == 1 else "f",
+            "utt2intensity": INTENSITIES[intensity],
+            "text": STATEMENTS[statement],
+        }
         if include_song:
             values["utt2channel"] = CHANNELS[channel]
         add_utterance(maps, skips, path, utt, values)

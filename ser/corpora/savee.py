@@ -81,6 +81,10 @@ def prepare(corpus_dir: str | Path, data_dir: str | Path) -> DataDir:
             skips.skip(path, f"unknown emotion prefix '{raw_code}' (known: {' '.join(EMOTIONS)})")
             continue
         utt = f"{spk}-{code}{num}"
-        add_utterance(maps, skips, path, utt, {"utt2spk": spk, "utt2emo": EMOTIONS[code], "utt2gender": GENDERS[spk]}, duplicate="same clip as")
+        add_utterance(maps, skips, path, utt, {
+            "utt2spk": spk,
+            "utt2emo": EMOTIONS[code],
+            "utt2gender": GENDERS[spk],
+        }, duplicate="same clip as")
     skips.summary()
     return finish("savee", maps, data_dir)

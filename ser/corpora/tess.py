@@ -85,6 +85,12 @@ def prepare(corpus_dir: str | Path, data_dir: str | Path) -> DataDir:
             skips.skip(path, f"file name says {label} but its folder {path.parent.name} says {in_folder}")
             continue
         utt = f"{spk}-{path.stem}"
-        add_utterance(maps, skips, path, utt, {"utt2spk": spk, "utt2emo": label, "utt2gender": GENDERS[spk], "utt2sentence": word, "text": f"{CARRIER} {word}"})
+        add_utterance(maps, skips, path, utt, {
+            "utt2spk": spk,
+            "utt2emo": label,
+            "utt2gender": GENDERS[spk],
+            "utt2sentence": word,
+            "text": f"{CARRIER} {word}",
+        })
     skips.summary()
     return finish("tess", maps, data_dir)
