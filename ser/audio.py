@@ -18,17 +18,19 @@ import soundfile as sf
 from ser.errors import InputFileError
 
 TARGET_RATE = 16000
+#: sample rates outside this range are refused: a header declaring 1 Hz would be upsampled to millions of samples
+MIN_RATE, MAX_RATE = 1000, 768000
 
 
 def resample(samples: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
-    """Band-limited resampling with torchaudio's sinc interpolation (imported lazily: it is slow to load)."""
+    """Band-limited resampling with libsoxr (the `soxr` package librosa already needs): its cost and memory grow
+    with the length of the signal, not with the ratio of the two rates (24414 -> 16000 Hz is no dearer than
+    48000 -> 16000 Hz), and it needs no torch."""
     if orig_rate == target_rate:
         return samples
-    import torch
-    import torchaudio.functional as taf
+    import soxr
 
-    out = taf.resample(torch.from_numpy(np.ascontiguousarray(samples)), orig_rate, target_rate)
-    return out.numpy().astype(np.float32, copy=False)
+    return soxr.resample(np.ascontiguousarray(samples, dtype=np.float32), orig_rate, target_rate).astype(np.float32, copy=False)
 
 
 def wav_truncation(path: Path) -> str | None:
@@ -75,6 +77,8 @@ class AudioFile:
             raise InputFileError(self.path, truncation)
         self.rate = int(info.samplerate)
         self.frames = int(info.frames)
+        if not MIN_RATE <= self.rate <= MAX_RATE:
+            raise InputFileError(self.path, f"sample rate {self.rate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz: not audio ser can use")
 
     @property
     def duration(self) -> float:

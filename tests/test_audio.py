@@ -45,3 +45,21 @@ def test_silence_allowed_on_request(tmp_path):
     path = tmp_path / "quiet.wav"
     sf.write(path, np.zeros(1600, dtype=np.float32), 16000)
     assert not load_audio(path, allow_silence=True).any()
+
+
+def test_any_rate_resamples_without_torch_and_absurd_rates_are_refused(tmp_path):
+    import subprocess
+    import sys
+
+    reference = tone(1.0, noise=0.0)
+    odd = tmp_path / "tess_rate.wav"
+    sf.write(odd, np.interp(np.arange(0, 16000, 16000 / 24414), np.arange(16000), reference).astype(np.float32), 24414)
+    code = f"import sys; from ser.audio import load_audio; x = load_audio({str(odd)!r}); print(x.size, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert abs(int(out[0]) - 16000) <= 2 and out[1] == "False"
+    samples = load_audio(odd)
+    assert np.abs(samples[200:-200] - reference[200 : samples.size - 200]).max() < 0.01
+    one_hz = tmp_path / "one_hz.wav"
+    sf.write(one_hz, np.ones(8, dtype=np.float32) * 0.1, 1)
+    with pytest.raises(InputFileError, match="sample rate 1 Hz"):
+        load_audio(one_hz)
