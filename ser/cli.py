@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'ser VERB --help' for a verb's options and an example.",
     )
     parser.add_argument("--version", action="version", version=f"ser {__version__}")
+    parser.add_argument("--allow-pipes", action="store_true",
+                        help="run `cmd |` entries of feats.scp/cmvn.scp through a shell, as Kaldi does (off: such entries "
+                             "are refused, so a data dir from elsewhere cannot execute commands)")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", title="verbs")
     for module in commands:
         verb = sub.add_parser(
@@ -51,6 +54,12 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides += extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.allow_pipes:
+        import os
+
+        from ser.frontend.arkio import ALLOW_PIPES_ENV
+
+        os.environ[ALLOW_PIPES_ENV] = "1"
     if not getattr(args, "verb", None):
         parser.print_help()
         return 2

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-import kaldiio
 import numpy as np
 import yaml
 
 from ser.datadir import LABELS_FILE, DataDir
 from ser.errors import SerError
+from ser.frontend.arkio import open_scp
 from ser.frontend.cmvn import read_cmvn, speaker_stats, stats_of
 from ser.normalization import Normalization, make_normalization
 
@@ -57,7 +57,7 @@ class FeatureTable:
         self.data = DataDir.read(self.feat_dir)
         header_path = self.feat_dir / "feats.yaml"
         self.header = yaml.safe_load(header_path.read_text(encoding="utf-8")) if header_path.is_file() else {}
-        reader = kaldiio.load_scp(str(self.feat_dir / "feats.scp"))
+        reader = open_scp(self.feat_dir / "feats.scp")
         self.raw: dict[str, np.ndarray] = {utt: np.asarray(reader[utt], dtype=np.float32) for utt in sorted(reader)}
         self.level = (self.header.get("feature_set") or {}).get("level", "frame")
         self.dim = next(iter(self.raw.values())).shape[1]

@@ -272,7 +272,6 @@ class Scorer:
 
 def score_feature_dir(scorer: Scorer, feat_dir: str | Path) -> ScoreRun:
     """Score the matrices of an extracted feature dir (refused if made with another feature set)."""
-    import kaldiio
     import yaml
 
     from ser.datadir import DataDir
@@ -281,7 +280,9 @@ def score_feature_dir(scorer: Scorer, feat_dir: str | Path) -> ScoreRun:
     header = yaml.safe_load((feat_dir / "feats.yaml").read_text(encoding="utf-8")) if (feat_dir / "feats.yaml").is_file() else {}
     scorer.bundle.check_features(header, str(feat_dir))
     data = DataDir.read(feat_dir)
-    reader = kaldiio.load_scp(str(feat_dir / "feats.scp"))
+    from ser.frontend.arkio import open_scp
+
+    reader = open_scp(feat_dir / "feats.scp")
     utts = sorted(reader)
     utt2emo = data.get("utt2emo") or {}
     clips = [Clip(id=u, path=data.wav_scp.get(u, ""), speaker=data.utt2spk.get(u), reference=utt2emo.get(u)) for u in utts]

@@ -230,3 +230,19 @@ def test_atomic_write_gives_files_the_umask_mode(tmp_path):
     write_text_atomic(tmp_path / "atomic.txt", "x")
     assert plain.stat().st_mode & 0o777 != 0o600, "this check needs a umask that lets others read"
     assert (tmp_path / "atomic.txt").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+
+
+def test_scp_entries_that_are_shell_commands_are_refused(emodb_dir, tmp_path, capsys):
+    """kaldiio would run `cmd |` entries through a shell: a data dir from elsewhere must not execute commands."""
+    data = make_datadir(emodb_dir, tmp_path / "data")
+    out = tmp_path / "feats"
+    assert main(["extract", "--nj", "1", "--no-progress", str(data), str(out)]) == 0
+    marker = tmp_path / "pwned"
+    lines = (out / "feats.scp").read_text().splitlines()
+    lines[0] = lines[0].split()[0] + f" touch {marker} |"
+    (out / "feats.scp").write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    for argv in (["compute-cmvn", str(out)], ["evaluate", "--quiet", str(out), str(tmp_path / "folds"), str(tmp_path / "exp")]):
+        assert main(argv) == 2
+        assert "is a shell command" in capsys.readouterr().err
+    assert not marker.exists()

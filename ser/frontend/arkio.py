@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import BinaryIO, Iterable
 
 import numpy as np
+
+from ser.errors import SerError
 from kaldiio import matio
 
 from ser.fileio import atomic_write
@@ -136,3 +138,28 @@ def sort_scp(scp_path: Path) -> None:
     lines = [line for line in Path(scp_path).read_text(encoding="utf-8").splitlines(keepends=True) if line.strip()]
     with atomic_write(scp_path) as out:
         out.writelines(sorted(lines, key=lambda line: line.split(maxsplit=1)[0]))
+
+
+#: set (to 1) by `ser --allow-pipes`: scp entries that are shell commands are then run, as Kaldi would
+ALLOW_PIPES_ENV = "SER_ALLOW_PIPES"
+
+
+def open_scp(scp_path: str | Path, sequential: bool = False):
+    """kaldiio's reader of an scp file, after refusing entries that are shell commands.
+
+    kaldiio runs a `cmd |` entry through a shell; a data dir from somewhere else must not execute commands, so
+    ser reads plain `file.ark:offset` entries only unless `ser --allow-pipes` was given (documented in README).
+    """
+    import os
+
+    import kaldiio
+
+    scp_path = Path(scp_path)
+    if os.environ.get(ALLOW_PIPES_ENV) != "1":
+        with open(scp_path, encoding="utf-8", errors="replace") as lines:
+            for lineno, line in enumerate(lines, 1):
+                value = line.strip().partition(" ")[2].strip()
+                if value.endswith("|") or value.startswith("|"):
+                    raise SerError(f"{scp_path}:{lineno}: '{value}' is a shell command, not an ark entry; ser does not run "
+                                   "commands from data files (use `ser --allow-pipes VERB ...` if you trust this file)")
+    return kaldiio.load_scp_sequential(str(scp_path)) if sequential else kaldiio.load_scp(str(scp_path))

@@ -13,6 +13,7 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from ser.errors import SerError
+from ser.frontend.arkio import open_scp
 
 VAR_FLOOR = 1e-20  # as Kaldi's apply-cmvn; Emobase intensity deltas have variances near 1e-18
 
@@ -67,10 +68,8 @@ def pool_by_speaker(items: Iterable[tuple[str, np.ndarray]]) -> dict[str, np.nda
 
 def speaker_stats(feats_scp: str | Path, utt2spk: Mapping[str, str]) -> dict[str, np.ndarray]:
     """Per-speaker stats over every utterance of the speaker in feats.scp (unlabelled audio only)."""
-    import kaldiio
-
     def pairs() -> Iterable[tuple[str, np.ndarray]]:
-        for utt, mat in kaldiio.load_scp_sequential(str(feats_scp)):
+        for utt, mat in open_scp(feats_scp, sequential=True):
             if utt not in utt2spk:
                 raise SerError(f"{feats_scp}: utterance '{utt}' has no speaker in utt2spk")
             yield utt2spk[utt], mat
@@ -87,9 +86,7 @@ def write_cmvn(feat_dir: str | Path, stats: Mapping[str, np.ndarray]) -> None:
 
 
 def read_cmvn(feat_dir: str | Path) -> dict[str, np.ndarray]:
-    import kaldiio
-
     path = Path(feat_dir) / "cmvn.scp"
     if not path.is_file():
         raise SerError(f"{path} is missing: run `ser compute-cmvn {feat_dir}` first")
-    return {spk: np.asarray(mat, dtype=np.float64) for spk, mat in kaldiio.load_scp(str(path)).items()}
+    return {spk: np.asarray(mat, dtype=np.float64) for spk, mat in open_scp(path).items()}
