@@ -31,8 +31,11 @@ def format_card(bundle: Bundle) -> str:
     cross-validated results, versions, then the sections of ``meta["card"]`` when present."""
     meta = bundle.meta
     lines = _model_lines(bundle) + _training_lines(meta) + _results_lines(meta) + _version_lines(bundle)
-    if meta.get("card") is not None:
-        lines += _card_lines(meta["card"], bundle.path)
+    card = meta.get("card")
+    if meta.get("calibration") and (card is None or isinstance(card, dict)):  # `ser export --calibrate` keeps it here
+        card = {**(card or {}), "calibration": (card or {}).get("calibration") or meta["calibration"]}
+    if card is not None:
+        lines += _card_lines(card, bundle.path)
     return "\n".join(lines) + "\n"
 
 

@@ -5,7 +5,8 @@
 #   bash run.sh --configs logreg --protocols loco # one config, leave-one-corpus-out only
 #   bash run.sh --stage 8 --stop-stage 8 --builtin logreg   # export the chosen config as a calibrated bundle
 # Protocols: loco = leave one corpus out (train on one corpus, validation speakers from it, test = the other corpus);
-#            loso = leave one speaker out over the combined set (both corpora in training; per-corpus breakdown).
+#            loso = leave one speaker out over the combined set (both corpora in training; per-corpus breakdown);
+#            loso_emodb, loso_ravdess = each corpus alone (the single-corpus references: --protocols "loso_emodb loso_ravdess").
 # Stages: 0 prepare both corpora and combine them (data/acted6, utt2corpus, labels.yaml), 1 extract, 2 folds,
 #         3 per-speaker CMVN, 4 train and score every fold, 5 check, 6 report (per-corpus breakdown),
 #         7 score each held-out corpus with its loco fold model as a user would (`ser score DATA`): every clip alone
