@@ -9,7 +9,7 @@ a fold's training utterances only (``ser.normalization``), so nothing about test
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -36,6 +36,7 @@ class LabelledSet:
     labels: np.ndarray
     speakers: list[str]
     genders: list[str]  # "" where utt2gender has no entry
+    corpora: list[str] = field(default_factory=list)  # utt2corpus of a combined data dir ("" without one)
 
     @property
     def lengths(self) -> np.ndarray:
@@ -44,7 +45,15 @@ class LabelledSet:
     def __add__(self, other: "LabelledSet") -> "LabelledSet":
         return LabelledSet(self.utts + other.utts, self.inputs + other.inputs,
                            np.concatenate([self.labels, other.labels]).astype(np.int64),
-                           self.speakers + other.speakers, self.genders + other.genders)
+                           self.speakers + other.speakers, self.genders + other.genders, self.corpora + other.corpora)
+
+    def corpus_weights(self) -> np.ndarray:
+        """Per-utterance weights N / (K n_corpus) that give each of the K corpora the same total weight, so a
+        large corpus does not drown a small one in multi-corpus training (all 1 with a single corpus)."""
+        corpora = np.asarray(self.corpora or [""] * len(self.utts))
+        names, counts = np.unique(corpora, return_counts=True)
+        per = {n: len(corpora) / (len(names) * c) for n, c in zip(names, counts)}
+        return np.array([per[c] for c in corpora], dtype=np.float64)
 
 
 class FeatureTable:
@@ -140,6 +149,8 @@ class FeatureTable:
         for label, count in sorted(dropped.items(), key=lambda kv: str(kv[0])):
             warn(f"{count} utterances with label '{label}' are not in the class list {list(classes)}: left out")
         utt2gender = self.data.get("utt2gender") or {}
+        utt2corpus = self.data.get("utt2corpus") or {}
         return LabelledSet(utts=kept, inputs=self.matrices(kept, norm),
                            labels=np.array([index[utt2emo[u]] for u in kept], dtype=np.int64),
-                           speakers=[self.data.utt2spk[u] for u in kept], genders=[utt2gender.get(u, "") for u in kept])
+                           speakers=[self.data.utt2spk[u] for u in kept], genders=[utt2gender.get(u, "") for u in kept],
+                           corpora=[utt2corpus.get(u, "") for u in kept])

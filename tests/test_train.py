@@ -399,3 +399,15 @@ def test_export_calibrates_on_out_of_fold_posteriors(emodb_feats, capsys):
         assert a["label"] == b["label"]
         want = apply_temperature(np.array([list(a["posteriors"].values())]), cal["temperature"])[0]
         np.testing.assert_allclose(list(b["posteriors"].values()), want, atol=2e-4)
+
+
+def test_corpus_weights_give_each_corpus_the_same_total():
+    from ser.features_table import LabelledSet
+
+    rows = LabelledSet(list("abcdef"), [np.zeros((1, 2))] * 6, np.array([0, 1, 0, 1, 0, 1]), list("xxyyzz"), [""] * 6,
+                       ["emodb", "ravdess", "ravdess", "ravdess", "ravdess", "ravdess"])
+    w = rows.corpus_weights()
+    np.testing.assert_allclose(w, [3.0, 0.6, 0.6, 0.6, 0.6, 0.6])
+    assert w[:1].sum() == pytest.approx(w[1:].sum())
+    single = LabelledSet(list("ab"), [np.zeros((1, 2))] * 2, np.array([0, 1]), list("xy"), [""] * 2)
+    np.testing.assert_allclose(single.corpus_weights(), [1.0, 1.0])

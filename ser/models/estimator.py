@@ -44,8 +44,10 @@ class Estimator:
         if np.unique(train.labels).size < 2:
             raise SerError(f"the {self.name} needs at least two classes in its training data")
         self.input_dim = x.shape[1]
-        self.fit_arrays(x, train.labels)
-        log(f"{self.name} trained on {len(train.utts)} utterances ({x.shape[1]}-d)")
+        weights = train.corpus_weights() if getattr(self.config, "balance_corpora", False) else None
+        self.fit_arrays(x, train.labels, weights)
+        balanced = "" if weights is None else f", corpora weighted equally ({len(set(train.corpora))})"
+        log(f"{self.name} trained on {len(train.utts)} utterances ({x.shape[1]}-d{balanced})")
         return {}
 
     def posteriors(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
@@ -71,7 +73,7 @@ class Estimator:
         return cfg  # nothing was selected per fold: the final model is fitted the same way on everyone
 
     # --- what a subclass provides ---------------------------------------------------------------------
-    def fit_arrays(self, x: np.ndarray, y: np.ndarray) -> None:
+    def fit_arrays(self, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> None:
         raise NotImplementedError
 
     def scores(self, x: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ class LogRegConfig:
     C: float = 1.0  # inverse L2 strength
     class_weight: str = "balanced"  # balanced | none
     max_iter: int = 2000
+    balance_corpora: bool = False  # multi-corpus data: weight each corpus equally (utt2corpus)
 
     def __post_init__(self) -> None:
         if self.class_weight not in ("balanced", "none"):
@@ -42,7 +43,7 @@ class LogisticRegressionClassifier(Estimator):
         self.coef: np.ndarray | None = None  # (K, D)
         self.intercept: np.ndarray | None = None  # (K,)
 
-    def fit_arrays(self, x: np.ndarray, y: np.ndarray) -> None:
+    def fit_arrays(self, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> None:
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression
 
@@ -50,7 +51,7 @@ class LogisticRegressionClassifier(Estimator):
                                    class_weight="balanced" if self.config.class_weight == "balanced" else None)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            model.fit(x, y)
+            model.fit(x, y, sample_weight=sample_weight)
         if any(issubclass(w.category, ConvergenceWarning) for w in caught):
             warnings.warn(f"logreg did not converge in {self.config.max_iter} iterations (raise encoder_conf.max_iter)",
                           RuntimeWarning, stacklevel=2)

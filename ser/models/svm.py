@@ -29,6 +29,7 @@ class SVMConfig:
     C: float = 1.0
     class_weight: str = "balanced"  # balanced | none
     probability: bool = True  # Platt-scaled pairwise posteriors + coupling (libsvm -b 1); else vote shares
+    balance_corpora: bool = False  # multi-corpus data: weight each corpus equally (utt2corpus)
 
 
 @register_classifier("svm", config=SVMConfig,
@@ -49,7 +50,7 @@ class LinearSVM(Estimator):
         self.prob_a: np.ndarray | None = None  # (P,) Platt sigmoid per pair: P(i | i or j) = 1 / (1 + exp(A d + B))
         self.prob_b: np.ndarray | None = None
 
-    def fit_arrays(self, x: np.ndarray, y: np.ndarray) -> None:
+    def fit_arrays(self, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> None:
         from sklearn.svm import SVC
 
         weight = "balanced" if self.config.class_weight == "balanced" else None
@@ -57,7 +58,7 @@ class LinearSVM(Estimator):
                   probability=bool(self.config.probability), random_state=0)
         with warnings.catch_warnings():  # scikit-learn 1.9-1.10 deprecate probability=True (setup.cfg pins < 1.11)
             warnings.simplefilter("ignore", FutureWarning)
-            svm.fit(x, y)
+            svm.fit(x, y, sample_weight=sample_weight)
         present = svm.classes_
         pairs = [(present[a], present[b]) for a in range(len(present)) for b in range(a + 1, len(present))]
         self.pairs = np.array(pairs, dtype=np.int64)
