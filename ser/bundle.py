@@ -38,7 +38,7 @@ from ser.errors import SerError
 BUNDLE_MAGIC = "ser-bundle"
 BUNDLE_FORMAT = 2
 MODEL_FILE = "model.ser"
-DEFAULT_MODEL = Path(__file__).resolve().parent / "default_model" / "emodb.ser"
+DEFAULT_MODEL = Path(__file__).resolve().parent / "default_model" / "acted6.ser"
 GROUPS = ("model", "normalization")
 #: refuse larger files and archives before reading them (a model here is at most tens of MB)
 MAX_FILE_BYTES = 2 * 1024**3

@@ -241,17 +241,21 @@ def test_svm_bundle(exp, emodb_dir, capsys):
 
 
 def test_default_model_labels_clips_without_model_argument(emodb_dir, capsys):
-    """`ser score clip...` with no --model uses the shipped bundle: 7 EmoDB classes, and on clips of one of its
-    training speakers (normalised with that speaker's statistics) it names the acted emotion nearly always."""
+    """`ser score clip...` with no --model uses the shipped bundle: the 6 classes EmoDB and RAVDESS share, calibrated,
+    with a model card naming both corpora and RAVDESS's licence; on clips of one of its training speakers
+    (normalised with that speaker's statistics) it names the acted emotion most of the time."""
     from ser.bundle import DEFAULT_MODEL
 
     bundle = load_bundle(DEFAULT_MODEL)
-    assert bundle.classes == ["anger", "boredom", "disgust", "fear", "happiness", "neutral", "sadness"]
-    letters = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness", "N": "neutral", "T": "sadness"}
-    files = sorted(emodb_dir.glob("11*.wav"))[::3]
+    assert bundle.classes == ["anger", "disgust", "fear", "happiness", "neutral", "sadness"]
+    assert bundle.meta["calibration"]["method"] == "temperature" and bundle.output_kind == "posteriors"
+    card = bundle.meta["card"]
+    assert any("CC BY-NC-SA" in c["licence"] for c in card["training_corpora"]) and card["not_for"]
+    letters = {"W": "anger", "E": "disgust", "A": "fear", "F": "happiness", "N": "neutral", "T": "sadness"}
+    files = [p for p in sorted(emodb_dir.glob("11*.wav")) if p.stem[5] in letters][::3]
     rc, rows = score_json(capsys, ["--speaker", "11", *map(str, files)])
-    assert rc == 0 and len(rows) == len(files) >= 15
+    assert rc == 0 and len(rows) == len(files) >= 12
     right = sum(row["label"] == letters[Path(row["path"]).stem[5]] for row in rows)
-    assert right >= 0.9 * len(rows), f"{right}/{len(rows)} right"
+    assert right >= 0.6 * len(rows), f"{right}/{len(rows)} right"
     for row in rows:
         assert abs(sum(row["posteriors"].values()) - 1) < 1e-3 and row["normalization"].startswith("speaker:11")

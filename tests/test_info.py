@@ -30,21 +30,22 @@ def info(capsys, args: list[str]) -> tuple[int, str, str]:
 
 
 def test_info_of_the_builtin_model(capsys):
-    """Without an argument: the shipped SVM, its classes, normalisation, training speakers and LOSO results."""
+    """Without an argument: the shipped model, its classes, normalisation, training speakers, LOSO results, card."""
     rc, out, _ = info(capsys, [])
     assert rc == 0
     meta = load_bundle(DEFAULT_MODEL).meta
     mean, std = meta["results"]["mean"], meta["results"]["std"]
     for text in (f"{DEFAULT_MODEL} ({DEFAULT_MODEL.stat().st_size:,} bytes, format 2",
-                 "encoder       svm C=1.0 class_weight=balanced probability=True",
-                 "features      emobase988 (opensmile, utterance level, 988-d, 16000 Hz)",
-                 "classes       7: anger, boredom, disgust, fear, happiness, neutral, sadness",
+                 "encoder       logreg C=0.01 balance_corpora=False class_weight=balanced",
+                 "features      egemaps88 (opensmile, utterance level, 88-d, 16000 Hz)",
+                 "classes       6: anger, disgust, fear, happiness, neutral, sadness",
                  "output        posteriors: class probabilities", "normalisation speaker: per-speaker z-normalisation",
-                 "trained on    all speakers; 10 speakers: 03 08 09 10 11 12 13 14 15 16",
-                 "cross-validated results (10 folds, 535 utterances",
+                 "trained on    all speakers; 34 speakers: emodb.03 emodb.08",
+                 "cross-validated results (34 folds, 1702 utterances",
+                 "training corpora", "CC BY-NC-SA 4.0", "calibration   temperature",
                  f"UAR {100 * mean['uar']:.1f} ± {100 * std['uar']:.1f}%", f"scikit-learn {meta['versions']['scikit-learn']}"):
         assert text in out, text
-    assert "training corpora" not in out and "train config" not in out  # no card yet; an SVM has no epochs
+    assert "train config" not in out  # a logistic regression has no epochs
     rc, out, _ = info(capsys, ["--json"])
     assert rc == 0 and json.loads(out) == meta
 

@@ -74,7 +74,9 @@ if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
       done
     done
   done
-  python3 local/summarise.py "$exp/loco" $configs > "$exp/cross_corpus.md"
+  dirs=""; for c in $configs; do dirs="$dirs $(exp_of "$c")"; done
+  # shellcheck disable=SC2086
+  python3 local/summarise.py $dirs > "$exp/cross_corpus.md"
   log "held-out corpus table: $(pwd)/$exp/cross_corpus.md"
 fi
 

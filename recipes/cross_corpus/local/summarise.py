@@ -2,7 +2,7 @@
 on each held-out corpus with the leave-one-corpus-out fold model (clips scored alone, and grouped by speaker), and
 the selection score of RESULTS.md's rule: mean over the two directions of (alone UAR + grouped UAR) / 2.
 
-    python3 local/summarise.py EXP_LOCO CONFIG... > exp/cross_corpus.md
+    python3 local/summarise.py EXP_DIR... > exp/cross_corpus.md     (the loco experiment dirs, one per config)
 """
 
 from __future__ import annotations
@@ -14,15 +14,11 @@ from pathlib import Path
 CORPORA = {"emodb": "ravdess", "ravdess": "emodb"}  # held-out corpus -> the corpus its fold model trained on
 
 
-def main(exp: Path, configs: list[str]) -> None:
+def main(exp_dirs: list[Path]) -> None:
     print("| config | train -> test | alone UAR | alone acc | grouped UAR | grouped acc |")
     print("|---|---|---:|---:|---:|---:|")
     scores = {}
-    for config in configs:
-        found = sorted(exp.glob(f"{config}_*/held_out_emodb_alone.json"))
-        if not found:
-            continue
-        d = found[0].parent
+    for d in exp_dirs:
         total = []
         for test, train in CORPORA.items():
             m = {how: json.loads((d / f"held_out_{test}_{how}.json").read_text())["shared"] for how in ("alone", "grouped")}
@@ -36,4 +32,4 @@ def main(exp: Path, configs: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), sys.argv[2:])
+    main([Path(a) for a in sys.argv[1:]])
