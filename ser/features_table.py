@@ -129,6 +129,11 @@ class FeatureTable:
             if missing:
                 raise SerError(f"{self.feat_dir}/cmvn.scp has no statistics for speaker '{missing[0]}': rerun `ser compute-cmvn`")
             norm.adapt(stats)
+            few = sorted(getattr(norm, "too_little", {}))
+            if few:
+                print(f"note: {len(few)} speaker(s) of {self.feat_dir} have too little audio for statistics of their own "
+                      f"({', '.join(few[:5])}{' ...' if len(few) > 5 else ''}): normalised with the training speakers' "
+                      "statistics, as `ser score` would", file=sys.stderr)
         return norm
 
     def matrices(self, utts: Sequence[str], norm: Normalization) -> list[np.ndarray]:

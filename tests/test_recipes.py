@@ -240,3 +240,30 @@ def test_msp_improv_recipe_errors_say_what_to_do(tmp_path):
     proc = run_recipe(recipe, "--configs", "svm", check=False, MSP_IMPROV=str(tmp_path / "nowhere"))
     assert proc.returncode != 0
     assert "MSP_IMPROV=" in proc.stderr and "--msp-improv-dir" in proc.stderr and "utdallas" in proc.stderr
+
+
+def test_cross_corpus_recipe(emodb_dir, tmp_path):
+    """recipes/cross_corpus on a small EmoDB + RAVDESS pair: combine, loco and loso folds, per-corpus report, and
+    each held-out corpus scored with `ser score` alone and grouped."""
+    emodb = tmp_path / "emodb"
+    emodb.mkdir()
+    for spk in ("03", "08", "10"):
+        for wav in [p for p in sorted(emodb_dir.glob(f"{spk}*.wav")) if p.stem[5] != "L"][:12]:
+            shutil.copyfile(wav, emodb / wav.name)
+    ravdess = build_mini_ravdess(tmp_path / "ravdess", sorted(emodb_dir.glob("03*.wav"))[:6], actors=(1, 2, 3))
+    recipe = recipe_copy(tmp_path, "cross_corpus")
+    run_recipe(recipe, "--emodb-dir", str(emodb), "--ravdess-dir", str(ravdess), "--configs", "logreg", "--nj", "1")
+    loco = recipe / "exp" / "loco" / "logreg_egemaps88"
+    per_corpus = json.loads((loco / "results.json").read_text())["per_corpus"]
+    assert set(per_corpus) == {"emodb", "ravdess"}
+    for corpus in ("emodb", "ravdess"):
+        alone = json.loads((loco / f"held_out_{corpus}_alone.json").read_text())
+        grouped = json.loads((loco / f"held_out_{corpus}_grouped.json").read_text())
+        six = ["anger", "disgust", "fear", "happiness", "neutral", "sadness"]
+        assert len(alone["shared_classes"]) >= 4 and set(alone["shared_classes"]) <= set(six)
+        assert alone["shared"]["n"] == grouped["shared"]["n"] == per_corpus[corpus]["n"]
+        # grouped scoring of the held-out corpus is what `ser evaluate` scored for that fold (arg-max over every class)
+        assert grouped["unrestricted"]["uar"] == pytest.approx(per_corpus[corpus]["uar"], abs=1e-9)
+    table = (recipe / "exp" / "cross_corpus.md").read_text()
+    assert "| logreg_egemaps88 | ravdess -> emodb |" in table and "Selection score" in table
+    assert "UAR emodb" in (recipe / "exp" / "loso" / "RESULTS.md").read_text()
