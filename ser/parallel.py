@@ -17,7 +17,10 @@ import multiprocessing as mp
 import sys
 from collections import deque
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+
+from ser.errors import SerError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -46,14 +49,28 @@ def ordered_map(fn: Callable[[T], R], tasks: Iterable[T], nj: int, initializer: 
         yield from map(fn, tasks)
         return
     with process_pool(nj, initializer, initargs, start_method) as pool:
-        pending: deque[Future] = deque()
+        pending: deque[tuple[T, Future]] = deque()
         limit = in_flight or 2 * nj
         for task in tasks:
-            pending.append(pool.submit(fn, task))
+            pending.append((task, pool.submit(fn, task)))
             if len(pending) >= limit:
-                yield pending.popleft().result()
+                yield _result(*pending.popleft())
         while pending:
-            yield pending.popleft().result()
+            yield _result(*pending.popleft())
+
+
+def _result(task: Any, future: Future) -> Any:
+    """The future's result; a worker that died (kill -9, the OOM killer) is a clear error, not a traceback."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise SerError(f"a worker process died (killed, or out of memory?) while working on {_describe(task)}; "
+                       "results already written are kept: run the command again to go on") from None
+
+
+def _describe(task: Any) -> str:
+    first = task[0] if isinstance(task, tuple) and task else task
+    return str(first)
 
 
 def completed_map(fn: Callable[[T], R], tasks: Sequence[T], nj: int, start_method: str | None = None

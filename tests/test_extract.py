@@ -246,3 +246,32 @@ def test_scp_entries_that_are_shell_commands_are_refused(emodb_dir, tmp_path, ca
         assert main(argv) == 2
         assert "is a shell command" in capsys.readouterr().err
     assert not marker.exists()
+
+
+def test_a_killed_worker_ends_the_run_with_a_clear_error_and_keeps_what_is_done(emodb_dir, tmp_path):
+    """kill -9 of one extraction worker (what the OOM killer does): no hang, a one-line error, finished features kept
+    and a rerun completes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = tmp_path / "data"
+    wavs = sorted(emodb_dir.glob("*.wav"))[:120]
+    DataDir(maps={"wav.scp": {p.stem: str(p) for p in wavs}, "utt2spk": {p.stem: p.stem[:2] for p in wavs}}).write(data)
+    out = tmp_path / "feats"
+    cmd = [sys.executable, "-m", "ser", "extract", "--features", "egemaps88", "--nj", "2", "--no-progress", str(data), str(out)]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not ((out / "feats.scp").exists() and (out / "feats.scp").read_text().count("\n") >= 5):
+        time.sleep(0.05)
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert children, "the workers should be running"
+    os.kill(int(children[-1]), signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "a worker process died" in err and "Traceback" not in err
+    kept = (out / "feats.scp").read_text().count("\n")
+    assert 5 <= kept < 120
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    assert (out / "feats.scp").read_text().count("\n") == 120
