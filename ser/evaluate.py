@@ -31,6 +31,7 @@ from ser.errors import SerError
 from ser.features_table import FeatureTable
 from ser.fileio import atomic_write, write_text_atomic
 from ser.folds import read_plan
+from ser.lock import OutputLock
 from ser.normalization import Normalization, describe
 from ser.report import write_scores
 
@@ -196,6 +197,14 @@ def run_fold(cfg: ExperimentConfig, table: FeatureTable, fold, name: str, classe
     """Train and test one fold; scores.tsv, model.ser and .done are written only when it finished."""
     fold_dir = exp_dir / f"fold_{name}"
     fold_dir.mkdir(parents=True, exist_ok=True)
+    with OutputLock(fold_dir):  # two runs into one experiment must not train the same fold twice
+        _run_fold(cfg, table, fold, name, classes, fold_dir, quiet, prefix)
+
+
+def _run_fold(cfg: ExperimentConfig, table: FeatureTable, fold, name: str, classes: list[str], fold_dir: Path,
+              quiet: bool, prefix: str) -> None:
+    if (fold_dir / DONE).is_file():  # finished by another run while this one waited to start it
+        return
     log = FoldLogger(fold_dir / "train.log", quiet, prefix)
     tick = time.perf_counter()
     try:

@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 from ser.bundle import MODEL_FILE, load_bundle, save_bundle
 from ser.errors import SerError
 from ser.experiment import find_feat_dir, read_protocol
+from ser.lock import OutputLock
 
 ALL_SPEAKERS_DIR = "all_speakers"
 Logger = Callable[[str], None]
@@ -47,11 +48,9 @@ def fold_models(exp_dir: Path) -> list[Path]:
 def train_all_speakers(exp_dir: str | Path, feat_dir: str | Path | None = None, overrides: Sequence[str] = (),
                        force: bool = False, log: Logger = _stderr) -> Path:
     """Train the final model on every speaker of the experiment's feature dir; returns its model file."""
-    from ser.classifier import classifier_class
     from ser.config import load_config
-    from ser.evaluate import FoldLogger, fit_model, resolve_classes, save_model
+    from ser.evaluate import resolve_classes
     from ser.features_table import FeatureTable
-    from ser.fileio import write_text_atomic
 
     exp_dir = Path(exp_dir)
     out = exp_dir / ALL_SPEAKERS_DIR
@@ -68,6 +67,15 @@ def train_all_speakers(exp_dir: str | Path, feat_dir: str | Path | None = None, 
     table = FeatureTable(feat_dir)
     classes = folds[0].classes if folds else resolve_classes(cfg, table.data)
     out.mkdir(parents=True, exist_ok=True)
+    with OutputLock(out):
+        return _train_all(cfg, table, feat_dir, folds, classes, out)
+
+
+def _train_all(cfg, table, feat_dir: Path, folds, classes, out: Path) -> Path:
+    from ser.classifier import classifier_class
+    from ser.evaluate import FoldLogger, fit_model, save_model
+    from ser.fileio import write_text_atomic
+
     fold_log = FoldLogger(out / "train.log", prefix="[all speakers] ")
     try:
         final = classifier_class(cfg.encoder).final_config(cfg, [f.meta.get("training") or {} for f in folds], fold_log)

@@ -275,3 +275,34 @@ def test_a_killed_worker_ends_the_run_with_a_clear_error_and_keeps_what_is_done(
     assert 5 <= kept < 120
     assert subprocess.run(cmd, capture_output=True).returncode == 0
     assert (out / "feats.scp").read_text().count("\n") == 120
+
+
+def test_one_writer_per_output_folder(emodb_dir, tmp_path):
+    """A second `ser extract` into a folder being written is refused naming the holder; a lock left by a process
+    that is gone is taken over."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    data = tmp_path / "data"
+    wavs = sorted(emodb_dir.glob("*.wav"))[:60]
+    DataDir(maps={"wav.scp": {p.stem: str(p) for p in wavs}, "utt2spk": {p.stem: p.stem[:2] for p in wavs}}).write(data)
+    out = tmp_path / "feats"
+    cmd = [sys.executable, "-m", "ser", "extract", "--features", "egemaps88", "--nj", "1", "--no-progress", str(data), str(out)]
+    first = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (out / ".ser-lock").exists():
+        time.sleep(0.02)
+    second = subprocess.run(cmd, capture_output=True, text=True)
+    assert second.returncode == 2 and "is being written by another ser process" in second.stderr
+    assert f"pid {first.pid}" in second.stderr
+    assert first.wait(timeout=120) == 0 and not (out / ".ser-lock").exists()
+    lines = (out / "feats.scp").read_text().splitlines()
+    assert len(lines) == len({line.split()[0] for line in lines}) == 60  # every utterance once, written by one process
+    # a stale lock (its process is gone) does not block a rerun
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (out / ".ser-lock").write_text(json.dumps({"pid": gone.pid, "host": __import__("socket").gethostname(),
+                                               "started": "earlier", "command": "ser extract (killed)"}))
+    assert subprocess.run(cmd, capture_output=True).returncode == 0

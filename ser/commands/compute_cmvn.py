@@ -25,8 +25,11 @@ def run(args: argparse.Namespace) -> int:
     for needed in ("feats.scp", "utt2spk"):
         if not (feat_dir / needed).is_file():
             raise SerError(f"{feat_dir / needed} is missing: run `ser extract` into {feat_dir} first")
-    stats = speaker_stats(feat_dir / "feats.scp", read_map(feat_dir / "utt2spk"))
-    write_cmvn(feat_dir, stats)
+    from ser.lock import OutputLock
+
+    with OutputLock(feat_dir):  # not while an extraction is still writing feats.scp
+        stats = speaker_stats(feat_dir / "feats.scp", read_map(feat_dir / "utt2spk"))
+        write_cmvn(feat_dir, stats)
     frames = int(sum(s[0, -1] for s in stats.values()))
     print(f"{feat_dir}/cmvn.scp: {len(stats)} speakers, {frames} frames", file=sys.stderr)
     return 0

@@ -100,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         from ser.fileio import atomic_write
 
-        with atomic_write(args.csv) as out:
+        from ser.lock import OutputLock
+
+        with OutputLock(args.csv, of_file=True), atomic_write(args.csv) as out:
             write_csv(result, out)
     if args.plot:
         from ser.score import plot_timeline

@@ -28,6 +28,7 @@ from ser.frontend.arkio import ArkAppender, recover, sort_scp
 from ser.frontend.featureset import FeatureSet
 from ser.frontend.featurise import featurise_task, init_featuriser
 from ser.frontend.versions import package_versions
+from ser.lock import OutputLock
 from ser.parallel import ordered_map
 
 #: maps copied from the input data dir so the feature dir is a complete data dir of its own
@@ -85,9 +86,15 @@ def extract(
     progress: bool | None = None,
     input_problems: list[str] | None = None,
 ) -> ExtractResult:
-    """Extract `fs` for every utterance of `data` into `out_dir` (a data dir with feats.scp)."""
+    """Extract `fs` for every utterance of `data` into `out_dir` (a data dir with feats.scp); one writer at a time."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    with OutputLock(out_dir):
+        return _extract(data, out_dir, fs, nj, overwrite, progress, input_problems)
+
+
+def _extract(data: DataDir, out_dir: Path, fs: FeatureSet, nj: int, overwrite: bool, progress: bool | None,
+             input_problems: list[str] | None) -> ExtractResult:
     ark, scp, feats_yaml = out_dir / "feats.ark", out_dir / "feats.scp", out_dir / "feats.yaml"
     header = _feature_header(fs)
     if overwrite:
