@@ -12,3 +12,14 @@ import os as _os
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
+
+#: the public API (``ser.api``): imported on first use, so `import ser` stays light
+__all__ = ["Model", "extract", "load_model", "__version__"]
+
+
+def __getattr__(name: str):
+    if name in ("Model", "extract", "load_model"):
+        from ser import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'ser' has no attribute '{name}'")

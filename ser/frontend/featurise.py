@@ -43,12 +43,28 @@ def init_featuriser(feature_dict: dict[str, Any], threads: int = 1) -> None:
 
 def featurise(fs: FeatureSet, extractor: Any, path: str, start: float | None = None, end: float | None = None) -> np.ndarray:
     """Features of one clip (float32, frames x dim); InputFileError names the file and the reason."""
-    samples = open_audio(path).read(start, end, fs.sample_rate)
+    return featurise_samples(fs, extractor, open_audio(path).read(start, end, fs.sample_rate), fs.sample_rate, path)
+
+
+def featurise_samples(fs: FeatureSet, extractor: Any, samples: np.ndarray, rate: int, name: str = "<array>") -> np.ndarray:
+    """Features of samples already in memory (the Python API's arrays); `name` is what errors call them."""
+    from ser.audio import MAX_RATE, MIN_RATE, resample
+
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim == 2:  # (samples, channels) as soundfile gives them
+        samples = samples.mean(axis=1)
+    if samples.ndim != 1 or samples.size == 0:
+        raise InputFileError(name, f"expected a non-empty 1-D array of samples, got shape {samples.shape}")
+    if not MIN_RATE <= int(rate) <= MAX_RATE:
+        raise InputFileError(name, f"sample rate {rate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz")
+    if not np.isfinite(samples).all():
+        raise InputFileError(name, "NaN or Inf samples")
+    samples = resample(samples, int(rate), fs.sample_rate)
     feats = fs.postprocess(extractor(samples, fs.sample_rate))
     if feats.ndim != 2 or feats.shape[0] == 0:
-        raise InputFileError(path, f"too short: the front end produced no frames from {samples.size / fs.sample_rate:.3f} s")
+        raise InputFileError(name, f"too short: the front end produced no frames from {samples.size / fs.sample_rate:.3f} s")
     if not np.isfinite(feats).all():
-        raise InputFileError(path, "the front end produced NaN/Inf values")
+        raise InputFileError(name, "the front end produced NaN/Inf values")
     return np.asarray(feats, dtype=np.float32)
 
 
