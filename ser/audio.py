@@ -1,5 +1,9 @@
 """The one way `ser` opens audio: mono float32 at a target rate, whole files, regions or streamed blocks.
 
+Containers libsndfile reads (WAV, FLAC, AIFF, OGG, MP3) are read with soundfile, region by region; what it cannot
+read (m4a/AAC from phones, opus/webm, the audio track of video files) is decoded with PyAV, which ships its own
+FFmpeg libraries, into memory once.
+
 Why one path: every front end, scorer, VAD and benchmark must see the same samples for the same file and
 apply the same checks, whatever its container (WAV/FLAC/AIFF/OGG, even behind a misleading `.wav` name,
 since libsndfile sniffs the header), bit depth, channel count or sample rate. `open_audio` reads the header
@@ -61,24 +65,56 @@ def _mono(data: np.ndarray) -> np.ndarray:
     return data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
 
 
+def decode_with_av(path: Path) -> tuple[np.ndarray, int]:
+    """(mono float32 samples, rate) of the first audio stream of any container FFmpeg knows, via PyAV."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            streams = [s for s in container.streams if s.type == "audio"]
+            if not streams:
+                raise InputFileError(path, "the file has no audio stream")
+            rate = int(streams[0].rate or streams[0].codec_context.sample_rate)
+            mono = av.AudioResampler(format="flt", layout="mono", rate=rate)
+            chunks = [out.to_ndarray().reshape(-1) for frame in container.decode(streams[0]) for out in mono.resample(frame)]
+            chunks += [out.to_ndarray().reshape(-1) for out in mono.resample(None)]
+    except InputFileError:
+        raise
+    except Exception as exc:  # FFmpeg's errors of every kind: not decodable
+        raise InputFileError(path, f"cannot decode audio ({type(exc).__name__}: {exc})") from None
+    return (np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)).astype(np.float32, copy=False), rate
+
+
 class AudioFile:
-    """An audio file whose header was read and checked; samples are read on demand."""
+    """An audio file whose header was read and checked; samples are read on demand (libsndfile) or were decoded
+    at opening (PyAV, for containers libsndfile does not read)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.decoded: np.ndarray | None = None
         if not self.path.exists():
             raise InputFileError(self.path, "file does not exist")
         try:
             info = sf.info(str(self.path))
         except Exception as exc:  # libsndfile reports format problems as RuntimeError/LibsndfileError
-            raise InputFileError(self.path, f"cannot decode audio ({exc})") from None
-        truncation = wav_truncation(self.path)
-        if truncation:
-            raise InputFileError(self.path, truncation)
-        self.rate = int(info.samplerate)
-        self.frames = int(info.frames)
+            self._open_with_av(exc)
+        else:
+            truncation = wav_truncation(self.path)
+            if truncation:
+                raise InputFileError(self.path, truncation)
+            self.rate = int(info.samplerate)
+            self.frames = int(info.frames)
         if not MIN_RATE <= self.rate <= MAX_RATE:
             raise InputFileError(self.path, f"sample rate {self.rate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz: not audio ser can use")
+
+    def _open_with_av(self, soundfile_error: Exception) -> None:
+        try:
+            import av  # noqa: F401
+        except ImportError:
+            raise InputFileError(self.path, f"cannot decode audio ({soundfile_error}); m4a/AAC, opus and video "
+                                 "containers need PyAV (pip install av)") from None
+        self.decoded, self.rate = decode_with_av(self.path)
+        self.frames = int(self.decoded.size)
 
     @property
     def duration(self) -> float:
@@ -95,7 +131,10 @@ class AudioFile:
         last = None if end is None or end <= 0 else int(round(end * self.rate))
         where = "" if start is None else f"segment {start:.2f}-{end} s: "
         try:
-            data, _ = sf.read(str(self.path), start=first, stop=last, dtype="float32", always_2d=True)
+            if self.decoded is not None:
+                data = self.decoded[first:last, None]
+            else:
+                data, _ = sf.read(str(self.path), start=first, stop=last, dtype="float32", always_2d=True)
         except Exception as exc:
             raise InputFileError(self.path, f"{where}cannot decode audio ({exc})") from None
         if data.shape[0] == 0:
@@ -112,8 +151,11 @@ class AudioFile:
         """The whole file as consecutive mono float64 blocks of `size` samples at the file's own rate, read one
         at a time: memory stays flat for hour-long files."""
         total = 0
+        size = max(1, int(size))
+        chunks = ((self.decoded[i : i + size, None] for i in range(0, self.decoded.size, size)) if self.decoded is not None
+                  else sf.blocks(str(self.path), blocksize=size, dtype="float32", always_2d=True))
         try:
-            for chunk in sf.blocks(str(self.path), blocksize=max(1, int(size)), dtype="float32", always_2d=True):
+            for chunk in chunks:
                 mono = chunk.mean(axis=1, dtype=np.float64) if chunk.shape[1] > 1 else chunk[:, 0].astype(np.float64)
                 if not np.isfinite(mono).all():
                     raise InputFileError(self.path, "NaN or Inf samples")

@@ -63,3 +63,32 @@ def test_any_rate_resamples_without_torch_and_absurd_rates_are_refused(tmp_path)
     sf.write(one_hz, np.ones(8, dtype=np.float32) * 0.1, 1)
     with pytest.raises(InputFileError, match="sample rate 1 Hz"):
         load_audio(one_hz)
+
+
+def test_m4a_from_a_phone_decodes_and_scores(emodb_dir, tmp_path, capsys):
+    """AAC in an MP4 container (what phones record), which libsndfile cannot read, is decoded with PyAV."""
+    import av
+
+    from ser.cli import main
+
+    src = emodb_dir / "03a01Wa.wav"
+    x, rate = sf.read(src, dtype="float32")
+    m4a = tmp_path / "clip.m4a"
+    with av.open(str(m4a), "w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=rate)
+        stream.bit_rate = 128000
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray((x * 32767).astype(np.int16)[None, :], format="s16", layout="mono")
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    with pytest.raises(Exception):
+        sf.info(str(m4a))  # libsndfile does not read it
+    y = load_audio(m4a)
+    assert abs(y.size - x.size) < 0.15 * rate  # encoder delay and padding
+    assert np.sqrt(np.mean(y**2)) == pytest.approx(np.sqrt(np.mean(x**2)), rel=0.1)
+    capsys.readouterr()
+    assert main(["score", "--quiet", str(m4a)]) == 0 and "anger" in capsys.readouterr().out
+    (tmp_path / "junk.m4a").write_bytes(b"\x00\x00\x00\x18ftypM4A " + b"\x00" * 64)
+    with pytest.raises(InputFileError, match="cannot decode audio"):
+        load_audio(tmp_path / "junk.m4a")
