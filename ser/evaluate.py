@@ -159,6 +159,7 @@ def evaluate(
     commands: Sequence[str] = (),
     quiet: bool = False,
     nj: int = 1,
+    cluster: str | None = None,
 ) -> Path:
     """Train and test every fold (or `only_folds`), `nj` folds at a time, and write scores; returns the exp dir."""
     feat_dir, folds_dir, exp_dir = Path(feat_dir), Path(folds_dir), Path(exp_dir)
@@ -184,11 +185,11 @@ def evaluate(
     names = plan.names if only_folds is None else list(only_folds)
     # unfinished folds; an unknown fold name fails here, before any training
     todo = {n: plan.fold(n) for n in names if not (exp_dir / f"fold_{n}" / DONE).is_file()}
-    if nj <= 1 or len(todo) <= 1:
+    if (nj <= 1 and not cluster) or not todo:
         for name, fold in todo.items():
             run_fold(cfg, table, fold, name, classes, exp_dir, quiet)
     else:
-        run_folds_parallel(cfg, feat_dir, folds_dir, exp_dir, list(todo), classes, quiet, nj)
+        run_folds_parallel(cfg, feat_dir, folds_dir, exp_dir, list(todo), classes, quiet, nj, cluster)
     return exp_dir
 
 
@@ -237,7 +238,7 @@ def _fold_worker(task: tuple) -> str:
 
 
 def run_folds_parallel(cfg: ExperimentConfig, feat_dir: Path, folds_dir: Path, exp_dir: Path, names: list[str],
-                       classes: list[str], quiet: bool, nj: int) -> None:
+                       classes: list[str], quiet: bool, nj: int, cluster: str | None = None) -> None:
     """Folds in `nj` processes, each with its share of the CPU threads (small recurrent models use one
     core badly, so two folds side by side nearly halve a LOSO's wall time). A failing fold does not stop
     the others; the first failure is raised after they finish, and finished folds keep their .done."""
@@ -246,9 +247,10 @@ def run_folds_parallel(cfg: ExperimentConfig, feat_dir: Path, folds_dir: Path, e
     from ser.parallel import completed_map
 
     threads = cfg.train.threads or max(1, (os.cpu_count() or 1) // nj)
-    tasks = [(cfg.to_dict(), str(feat_dir), str(folds_dir), str(exp_dir), name, classes, quiet, threads) for name in names]
+    tasks = [(cfg.to_dict(), str(feat_dir.resolve()), str(folds_dir.resolve()), str(exp_dir.resolve()), name, classes,
+              quiet, threads) for name in names]
     failures: list[tuple[str, BaseException]] = []
-    for task, _, err in completed_map(_fold_worker, tasks, nj, start_method="spawn"):
+    for task, _, err in completed_map(_fold_worker, tasks, max(nj, 1), start_method="spawn", cluster=cluster):
         if err is not None:
             print(f"fold {task[4]} failed: {err}", file=sys.stderr)
             failures.append((task[4], err))

@@ -9,13 +9,22 @@ futures of a worker killed from outside (the OOM killer) where ``multiprocessing
 Start methods: `fork` where safe (the parent has run no torch/OpenMP threads: extraction, scoring) because
 workers start at once; `spawn` for fold training, since a forked child of a process whose OpenMP threads
 already ran can deadlock.
+
+Past one machine: `cluster` (the verbs' `--cluster`) runs the same tasks on a Dask cluster through its
+``concurrent.futures`` executor: `local:N` starts a LocalCluster of N one-thread worker processes here,
+`tcp://HOST:8786` joins a running scheduler, a `.json` path is a scheduler file (`dask scheduler
+--scheduler-file F`; SLURM/PBS clusters from dask-jobqueue write one). Results come back to the client, which
+alone writes the ark/scp (workers need no shared filesystem for features); fold training writes its fold dirs,
+so the experiment dir must be on a filesystem every worker sees. Dask resubmits the tasks of a worker that dies.
 """
 
 from __future__ import annotations
 
+import functools
 import multiprocessing as mp
 import sys
 from collections import deque
+from contextlib import contextmanager
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
@@ -37,22 +46,66 @@ def process_pool(nj: int, initializer: Callable[..., None] | None = None, initar
     return ProcessPoolExecutor(max_workers=nj, mp_context=context, initializer=initializer, initargs=tuple(initargs))
 
 
+@contextmanager
+def dask_executor(cluster: str) -> Iterator[Executor]:
+    """A Dask client's executor for `cluster` (local:N, tcp://host:port or a scheduler file), closed afterwards."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise SerError("--cluster needs Dask: pip install 'dask[distributed]'") from None
+    local = None
+    if cluster.startswith("local:"):
+        local = LocalCluster(n_workers=int(cluster[6:]), threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(local)
+    elif cluster.endswith(".json"):
+        client = Client(scheduler_file=cluster)
+    elif cluster.startswith(("tcp://", "tls://")):
+        client = Client(cluster)
+    else:
+        raise SerError(f"--cluster '{cluster}': give local:N, tcp://HOST:PORT or a scheduler file (.json)")
+    try:
+        yield client.get_executor(pure=False)
+    finally:
+        client.close()
+        if local is not None:
+            local.close()
+
+
+def _initialised(initializer: Callable[..., None] | None, initargs: Sequence[Any], fn: Callable[[T], R], task: T) -> R:
+    """A task on a Dask worker: the pool initializer runs first (its work is cached per process)."""
+    if initializer is not None:
+        initializer(*initargs)
+    return fn(task)
+
+
+@contextmanager
+def _executor(nj: int, cluster: str | None, initializer, initargs, start_method) -> Iterator[tuple[Executor, Callable]]:
+    if cluster:
+        with dask_executor(cluster) as pool:
+            yield pool, lambda fn: functools.partial(_initialised, initializer, tuple(initargs), fn)
+    else:
+        with process_pool(nj, initializer, initargs, start_method) as pool:
+            yield pool, lambda fn: fn
+
+
 def ordered_map(fn: Callable[[T], R], tasks: Iterable[T], nj: int, initializer: Callable[..., None] | None = None,
-                initargs: Sequence[Any] = (), start_method: str | None = None, in_flight: int = 0) -> Iterator[R]:
-    """`fn(task)` for every task, yielded in task order; with `nj` > 1 in worker processes with at most
-    `in_flight` (default 2 x nj) tasks submitted ahead, so memory stays flat however many tasks there are.
-    With `nj` <= 1 everything runs here, after calling `initializer` once."""
+                initargs: Sequence[Any] = (), start_method: str | None = None, in_flight: int = 0,
+                cluster: str | None = None) -> Iterator[R]:
+    """`fn(task)` for every task, yielded in task order; with `nj` > 1 (or a `cluster`) in worker processes with at
+    most `in_flight` (default 2 x nj, 8 on a cluster) tasks submitted ahead, so memory stays flat however many
+    tasks there are. With `nj` <= 1 and no cluster everything runs here, after calling `initializer` once."""
     tasks = iter(tasks)
-    if nj <= 1:
+    if nj <= 1 and not cluster:
         if initializer is not None:
             initializer(*initargs)
         yield from map(fn, tasks)
         return
-    with process_pool(nj, initializer, initargs, start_method) as pool:
+    with _executor(nj, cluster, initializer, initargs, start_method) as (pool, wrap):
+        call = wrap(fn)
         pending: deque[tuple[T, Future]] = deque()
-        limit = in_flight or 2 * nj
+        limit = in_flight or (2 * max(nj, 4) if cluster else 2 * nj)
         for task in tasks:
-            pending.append((task, pool.submit(fn, task)))
+            pending.append((task, pool.submit(call, task)))
             if len(pending) >= limit:
                 yield _result(*pending.popleft())
         while pending:
@@ -73,12 +126,12 @@ def _describe(task: Any) -> str:
     return str(first)
 
 
-def completed_map(fn: Callable[[T], R], tasks: Sequence[T], nj: int, start_method: str | None = None
-                  ) -> Iterator[tuple[T, R | None, BaseException | None]]:
+def completed_map(fn: Callable[[T], R], tasks: Sequence[T], nj: int, start_method: str | None = None,
+                  cluster: str | None = None) -> Iterator[tuple[T, R | None, BaseException | None]]:
     """(task, result, None) or (task, None, error) for every task, as each finishes; one failing task does not
     stop the others."""
-    with process_pool(min(nj, len(tasks)), start_method=start_method) as pool:
-        futures = {pool.submit(fn, task): task for task in tasks}
+    with _executor(min(nj, len(tasks)), cluster, None, (), start_method) as (pool, wrap):
+        futures = {pool.submit(wrap(fn), task): task for task in tasks}
         for future in as_completed(futures):
             try:
                 yield futures[future], future.result(), None

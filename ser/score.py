@@ -188,14 +188,15 @@ def segment_clips(clips: list[Clip], vad_cfg=None, method: str = "energy") -> li
 
 
 # --- features ----------------------------------------------------------------------------------------
-def extract_features(clips: Sequence[Clip], feature_dict: dict[str, Any], nj: int = 1, threads: int = 1) -> Iterator[tuple[np.ndarray | None, str | None]]:
+def extract_features(clips: Sequence[Clip], feature_dict: dict[str, Any], nj: int = 1, threads: int = 1,
+                     cluster: str | None = None) -> Iterator[tuple[np.ndarray | None, str | None]]:
     """Features of each clip in order (workers in parallel with `nj` > 1), by `ser extract`'s own function."""
     from ser.frontend.featurise import featurise_task, init_featuriser
     from ser.parallel import ordered_map
 
     tasks = [(c.path, c.start, c.end) for c in clips]
     yield from ordered_map(featurise_task, tasks, nj if len(tasks) > 1 else 1, initializer=init_featuriser,
-                           initargs=(feature_dict, threads if nj <= 1 else 1))
+                           initargs=(feature_dict, threads if nj <= 1 and not cluster else 1), cluster=cluster)
 
 
 # --- scoring -----------------------------------------------------------------------------------------
@@ -260,12 +261,12 @@ class Scorer:
                 run.results.append(ClipResult(clip, error=errors[i] or clip.error or "not scored"))
         return run
 
-    def score(self, clips: Sequence[Clip], nj: int = 1, threads: int = 1) -> ScoreRun:
+    def score(self, clips: Sequence[Clip], nj: int = 1, threads: int = 1, cluster: str | None = None) -> ScoreRun:
         todo = [i for i, c in enumerate(clips) if c.error is None]
         feats: list[np.ndarray | None] = [None] * len(clips)
         errors: list[str | None] = [c.error for c in clips]
         fs = self.bundle.feature_set_dict
-        for i, (f, err) in zip(todo, extract_features([clips[i] for i in todo], fs, nj, threads)):
+        for i, (f, err) in zip(todo, extract_features([clips[i] for i in todo], fs, nj, threads, cluster)):
             feats[i], errors[i] = f, err
         return self.score_features(clips, feats, errors)
 

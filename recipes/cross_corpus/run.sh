@@ -28,6 +28,7 @@ exp=exp
 tag=""
 overrides=""
 device=auto
+cluster=""   # a Dask cluster for extraction, folds and scoring: local:N, tcp://HOST:8786 or a scheduler file
 builtin=""
 classes=anger,disgust,fear,happiness,neutral,sadness
 . "$here/db.sh"
@@ -69,7 +70,7 @@ if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
         [ -f "$out" ] && continue
         log "Stage 7: $d/fold_$corpus/model.ser scores data/${corpus}6 ($how)"
         flag=""; [ $how = alone ] && flag=--alone
-        ser score --quiet --nj "$nj" --model "$d/fold_$corpus/model.ser" $flag --metrics "$out.tmp" data/${corpus}6 > /dev/null
+        ser score --quiet --nj "$nj" ${cluster:+--cluster "$cluster"} --model "$d/fold_$corpus/model.ser" $flag --metrics "$out.tmp" data/${corpus}6 > /dev/null
         mv "$out.tmp" "$out"
       done
     done

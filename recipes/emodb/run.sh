@@ -25,6 +25,7 @@ exp=exp
 tag=""
 overrides=""
 device=auto
+cluster=""   # a Dask cluster for extraction, folds and scoring: local:N, tcp://HOST:8786 or a scheduler file
 . "$here/db.sh"
 . "$here/../tools/parse_options.sh" "$@"
 [ -n "$emodb_dir" ] && EMODB="$emodb_dir"

@@ -25,6 +25,7 @@ exp=exp
 tag=""
 overrides=""
 device=auto
+cluster=""   # a Dask cluster for extraction, folds and scoring: local:N, tcp://HOST:8786 or a scheduler file
 text=false   # true: also run the AGHMN text experiments on the release transcripts (../iemocap_text, 6 classes)
 . "$here/db.sh"
 . "$here/../tools/parse_options.sh" "$@"

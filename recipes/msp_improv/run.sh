@@ -26,6 +26,7 @@ exp=exp
 tag=""
 overrides=""
 device=auto
+cluster=""   # a Dask cluster for extraction, folds and scoring: local:N, tcp://HOST:8786 or a scheduler file
 . "$here/db.sh"
 . "$here/../tools/parse_options.sh" "$@"
 [ -n "$msp_improv_dir" ] && MSP_IMPROV="$msp_improv_dir"

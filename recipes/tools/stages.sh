@@ -1,6 +1,6 @@
-# Shared by the audio recipes (iemocap, ravdess, msp_improv): resolve the configs' feature sets, then run
+# Shared by the audio recipes (emodb, iemocap, ravdess, msp_improv, cross_corpus): resolve the configs' feature sets, then run
 # stages 1-6 on a prepared data dir. The calling run.sh sets stage, stop_stage, nj, configs, features,
-# protocol, exp, tag, overrides, device, defines log(), cds into its recipe dir (with local/make_folds.sh)
+# protocol, exp, tag, overrides, device, cluster (empty: local processes), defines log(), cds into its recipe dir (with local/make_folds.sh)
 # and runs its own stage 0.
 
 # resolve_configs: check every conf/<config>.yaml exists and find its feature set
@@ -27,7 +27,8 @@ run_common_stages() {
   if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
     for f in $feature_sets; do
       log "Stage 1: extract $f"
-      [ -f "feats/$f/.done" ] || { ser extract --features "$f" --nj "$nj" "$data" "feats/$f" && touch "feats/$f/.done"; }
+      [ -f "feats/$f/.done" ] || { ser extract --features "$f" --nj "$nj" ${cluster:+--cluster "$cluster"} "$data" "feats/$f" \
+                                     && touch "feats/$f/.done"; }
     done
   fi
 
@@ -48,7 +49,7 @@ run_common_stages() {
       f=$(feature_of "$c"); d=$(exp_of "$c")
       log "Stage 4: train and score every fold of $d (finished folds are skipped, a killed one resumes)"
       # shellcheck disable=SC2086  # overrides is a list of key=value words
-      ser evaluate --quiet --nj "$nj" --device "$device" --config "conf/$c.yaml" "feats/$f" "$folds" "$d" \
+      ser evaluate --quiet --nj "$nj" ${cluster:+--cluster "$cluster"} --device "$device" --config "conf/$c.yaml" "feats/$f" "$folds" "$d" \
         ${features:+features=$features} $overrides
     done
   fi

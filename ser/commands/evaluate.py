@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folds", help="comma-separated fold names to run (default: all)")
     parser.add_argument("--nj", type=int, default=1,
                         help="folds trained at once, in separate processes, each with cores/nj torch threads (default 1)")
+    from ser.commands.extract import add_cluster
+
+    add_cluster(parser)
 
 
 def load(args: argparse.Namespace):
@@ -65,6 +68,6 @@ def run(args: argparse.Namespace) -> int:
     only = [f.strip() for f in args.folds.split(",")] if args.folds else None
     command = "ser " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv and sys.argv[0].endswith("ser") else ""
     exp = evaluate(cfg, args.feat_dir, args.folds_dir, args.exp_dir, only_folds=only, commands=[command] if command else [], quiet=args.quiet,
-                   nj=args.nj)
+                   nj=args.nj, cluster=args.cluster)
     print(f"{exp}: folds done; next: ser report {exp}", file=sys.stderr)
     return 0

@@ -15,7 +15,13 @@ EXAMPLES = [
 ]
 
 
+def add_cluster(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cluster", help="run the work on a Dask cluster: local:N (start N workers here), "
+                        "tcp://HOST:8786 (a running scheduler) or a scheduler file (.json); default: --nj local processes")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_cluster(parser)
     parser.add_argument("input", help="a data dir (with wav.scp and utt2spk) or a folder of audio files")
     parser.add_argument("out_dir", help="output dir: a data dir with feats.scp, utt2num_frames, feats.yaml, failed.txt")
     parser.add_argument("--features", default="emobase78", help="feature set name (see `ser list-features`) or a YAML path")
@@ -48,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
         raise SerError(f"{source}: neither a data dir (no wav.scp) nor a folder of audio")
     result = extract(data, args.out_dir, fs, nj=args.nj, overwrite=args.overwrite,
-                     progress=False if args.no_progress else None, input_problems=problems)
+                     progress=False if args.no_progress else None, input_problems=problems, cluster=args.cluster)
     print(
         f"{args.out_dir}: {result.extracted} extracted, {result.reused} already done, "
         f"{len(result.failures)} failed; {result.dim}-d '{fs.name}'",

@@ -17,6 +17,9 @@ EXAMPLES = [
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ser.commands.extract import add_cluster
+
+    add_cluster(parser)
     parser.add_argument("inputs", nargs="+", help="audio files, folders (recursive), list files (one path a line) or data dirs")
     parser.add_argument("--model", help="bundle from `ser export` (default: the model shipped with ser)")
     parser.add_argument("--speaker", help="all clips are this speaker: normalise with their pooled statistics")
@@ -92,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
                                                if args.vad == "auto" and method == "energy" else ""), file=sys.stderr)
         clips = segment_clips(clips, VADConfig(max_segment=args.max_segment), method)
     scorer = Scorer(bundle, threads=args.threads)
-    result = scorer.score(clips, nj=args.nj, threads=args.threads)
+    result = scorer.score(clips, nj=args.nj, threads=args.threads, cluster=args.cluster)
     if args.json:
         write_jsonl(result, sys.stdout)
     else:

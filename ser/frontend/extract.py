@@ -85,16 +85,17 @@ def extract(
     overwrite: bool = False,
     progress: bool | None = None,
     input_problems: list[str] | None = None,
+    cluster: str | None = None,
 ) -> ExtractResult:
     """Extract `fs` for every utterance of `data` into `out_dir` (a data dir with feats.scp); one writer at a time."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with OutputLock(out_dir):
-        return _extract(data, out_dir, fs, nj, overwrite, progress, input_problems)
+        return _extract(data, out_dir, fs, nj, overwrite, progress, input_problems, cluster)
 
 
 def _extract(data: DataDir, out_dir: Path, fs: FeatureSet, nj: int, overwrite: bool, progress: bool | None,
-             input_problems: list[str] | None) -> ExtractResult:
+             input_problems: list[str] | None, cluster: str | None) -> ExtractResult:
     ark, scp, feats_yaml = out_dir / "feats.ark", out_dir / "feats.scp", out_dir / "feats.yaml"
     header = _feature_header(fs)
     if overwrite:
@@ -119,7 +120,8 @@ def _extract(data: DataDir, out_dir: Path, fs: FeatureSet, nj: int, overwrite: b
 
     bar = tqdm(total=len(tasks), desc="extract", unit="utt", file=sys.stderr, disable=not show)
     with ArkAppender(ark, scp) as writer:
-        results = ordered_map(featurise_task, tasks, nj, initializer=init_featuriser, initargs=(fs.to_dict(), 1))
+        results = ordered_map(featurise_task, tasks, nj, initializer=init_featuriser, initargs=(fs.to_dict(), 1),
+                              cluster=cluster)
         for utt, task, (feats, error) in zip(utts, tasks, results):
             bar.update(1)
             if error is not None:
