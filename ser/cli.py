@@ -15,6 +15,9 @@ from ser import __version__
 from ser.commands import COMMAND_MODULES
 from ser.errors import SerError
 
+#: packages of the `train` extra: `pip install ser` (the runtime) scores non-torch models without them
+TRAIN_ONLY = ("torch", "torchaudio", "librosa", "matplotlib")
+
 
 def _load_commands() -> list[ModuleType]:
     return [importlib.import_module(f"ser.commands.{name}") for name in COMMAND_MODULES]
@@ -68,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     except SerError as exc:
         print(f"ser {args.verb}: error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in TRAIN_ONLY:
+            print(f"ser {args.verb}: error: this needs {exc.name}, which the runtime install leaves out: "
+                  "pip install 'ser[train]'", file=sys.stderr)
+            return 2
+        raise
     except KeyboardInterrupt:
         print(f"ser {args.verb}: interrupted", file=sys.stderr)
         return 130

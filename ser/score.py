@@ -215,7 +215,7 @@ class Scorer:
         self.normalization = load_normalization(bundle.normalization, bundle.norm_state)
         self.temperature = float((bundle.meta.get("calibration") or {}).get("temperature") or 1.0)
         self.classes = bundle.classes
-        if threads and "torch" in sys.modules:
+        if threads and sys.modules.get("torch") is not None:
             sys.modules["torch"].set_num_threads(threads)
 
     def posteriors(self, inputs: Sequence[np.ndarray]) -> np.ndarray:

@@ -34,7 +34,7 @@ def init_featuriser(feature_dict: dict[str, Any], threads: int = 1) -> None:
 
         os.environ.setdefault("OMP_NUM_THREADS", str(threads))
         threadpool_limits(threads)
-        if "torch" in sys.modules:
+        if sys.modules.get("torch") is not None:
             sys.modules["torch"].set_num_threads(threads)
     if _WORKER.get("fs_dict") != feature_dict:
         fs = FeatureSet.from_dict(feature_dict)
