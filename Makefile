@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test demo bench clean
+.PHONY: install test demo demo-data bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,16 @@ install: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-demo: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/emodb/run.sh --configs "svm gagru_demo"
+EMODB_DIR ?= $(or $(EMODB),../shared/data/emodb)
+EMODB_URL := http://emodb.bilderbar.info/download/download.zip
+
+# before the install: with no corpus here and no network, say so in one line instead of failing minutes later
+demo-data:
+	@test -d "$(EMODB_DIR)" || python3 -c "import sys, urllib.request as u; u.urlopen(u.Request(sys.argv[1], method='HEAD'), timeout=10)" "$(EMODB_URL)" 2>/dev/null \
+	  || { echo "make demo: no EmoDB at $(EMODB_DIR) and $(EMODB_URL) is not reachable: run EMODB=/path/to/emodb make demo (the folder of EmoDB's wav files)"; exit 1; }
+
+demo: demo-data $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash recipes/emodb/run.sh --emodb-dir "$(EMODB_DIR)" --configs "svm gagru_demo"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/extract.py
