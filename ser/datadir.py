@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from ser.errors import DataDirError
+from ser.errors import DataDirError, InputFileError
 from ser.fileio import atomic_write
 
 #: Per-utterance maps a data dir may hold, beside the required `wav.scp` and `utt2spk`.
@@ -125,6 +125,9 @@ class DataDir:
         """(audio path, start s, end s) for an utterance; start/end are None without segments."""
         if self.segments is not None:
             reco, start, end = self.segments[utt]
+            if reco not in self.wav_scp:
+                raise InputFileError(f"{self.path or 'data dir'}/segments",
+                                     f"utterance {utt} names recording '{reco}', which wav.scp lacks")
             return self.wav_scp[reco], start, end
         return self.wav_scp[utt], None, None
 
@@ -184,6 +187,14 @@ class DataDir:
                 file = self.path / name
                 if file.is_file() and not is_sorted_file(file):
                     found.append(f"{file}: not sorted (Kaldi tools need C-locale order)")
+        if self.segments is not None:
+            unknown = sorted(u for u, (reco, _, _) in self.segments.items() if reco not in self.wav_scp)
+            if unknown:
+                found.append(f"{where}/segments: {len(unknown)} utterances name recordings wav.scp lacks, e.g. "
+                             f"{unknown[0]} -> {self.segments[unknown[0]][0]}")
+            bad = sorted(u for u, (_, start, end) in self.segments.items() if start < 0 or (end > 0 and end <= start))
+            if bad:
+                found.append(f"{where}/segments: {len(bad)} utterances with an empty or negative span, e.g. {bad[0]}")
         for utt, spk in self.utt2spk.items():
             if not utt.startswith(spk):
                 found.append(f"{where}/utt2spk: utterance '{utt}' does not start with its speaker id '{spk}'")

@@ -107,7 +107,11 @@ def collect_clips(inputs: Sequence[str | Path], speaker: str | None = None, utt2
             data = DataDir.read(path)
             utt2emo = data.get("utt2emo") or {}
             for utt in data.utts:
-                wav, start, end = data.audio_source(utt)
+                try:
+                    wav, start, end = data.audio_source(utt)
+                except InputFileError as exc:  # a segments line naming a recording wav.scp lacks
+                    clips.append(Clip(id=utt, path=exc.path, speaker=data.utt2spk.get(utt), error=exc.reason))
+                    continue
                 clips.append(Clip(id=utt, path=wav, speaker=data.utt2spk.get(utt), start=start, end=end,
                                   reference=utt2emo.get(utt)))
         elif path.is_dir():

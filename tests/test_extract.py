@@ -306,3 +306,21 @@ def test_one_writer_per_output_folder(emodb_dir, tmp_path):
     (out / ".ser-lock").write_text(json.dumps({"pid": gone.pid, "host": __import__("socket").gethostname(),
                                                "started": "earlier", "command": "ser extract (killed)"}))
     assert subprocess.run(cmd, capture_output=True).returncode == 0
+
+
+def test_segments_naming_an_unknown_recording(emodb_dir, tmp_path, capsys):
+    """validate-data-dir reports it; extract and score skip that utterance with its reason and do the rest."""
+    wavs = sorted(emodb_dir.glob("03*.wav"))[:3]
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "wav.scp").write_text("".join(f"rec{i} {w}\n" for i, w in enumerate(wavs)))
+    segs = {f"03-{i}": f"rec{i} 0.0000 1.0000" for i in range(3)} | {"03-9": "recX 0.0000 1.0000"}
+    (d / "segments").write_text("".join(f"{u} {v}\n" for u, v in sorted(segs.items())))
+    (d / "utt2spk").write_text("".join(f"{u} 03\n" for u in sorted(segs)))
+    capsys.readouterr()
+    assert main(["validate-data-dir", str(d)]) != 0
+    assert "name recordings wav.scp lacks" in capsys.readouterr().out
+    assert main(["extract", "--no-progress", str(d), str(tmp_path / "f")]) == 1
+    assert "recording 'recX'" in capsys.readouterr().err
+    assert len((tmp_path / "f" / "feats.scp").read_text().splitlines()) == 3
+    assert "03-9" in (tmp_path / "f" / "failed.txt").read_text()

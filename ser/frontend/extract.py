@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from ser.datadir import LABELS_FILE, DataDir, write_map
-from ser.errors import SerError
+from ser.errors import InputFileError, SerError
 from ser.fileio import atomic_write, write_text_atomic
 from ser.frontend.arkio import ArkAppender, recover, sort_scp
 from ser.frontend.featureset import FeatureSet
@@ -112,8 +112,16 @@ def _extract(data: DataDir, out_dir: Path, fs: FeatureSet, nj: int, overwrite: b
     for problem in input_problems or []:
         print(f"ser extract: {problem}", file=sys.stderr)
         result.failures.append(Failure(utt="-", path=problem.split(":", 1)[0], reason=problem.split(": ", 1)[-1]))
-    utts = [utt for utt in data.utts if utt not in done]
-    tasks = [data.audio_source(utt) for utt in utts]
+    utts, tasks = [], []
+    for utt in data.utts:
+        if utt in done:
+            continue
+        try:
+            tasks.append(data.audio_source(utt))
+            utts.append(utt)
+        except InputFileError as exc:  # e.g. a segments line naming a recording wav.scp lacks: the rest goes on
+            print(f"ser extract: {exc} (utterance {utt} skipped)", file=sys.stderr)
+            result.failures.append(Failure(utt=utt, path=exc.path, reason=exc.reason))
 
     show = sys.stderr.isatty() if progress is None else progress
     from tqdm import tqdm
