@@ -14,7 +14,7 @@ EXAMPLES = [
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("exp_dir", help="experiment dir of `ser evaluate` (fold_*/model.pt, config.yaml, protocol.yaml)")
+    parser.add_argument("exp_dir", help="experiment dir of `ser evaluate` (fold_*/model.ser, config.yaml, protocol.yaml)")
     parser.add_argument("model_file", help="bundle file to write (e.g. model.ser)")
     parser.add_argument("--fold", help="export this fold's model instead of a model trained on all speakers")
     parser.add_argument("--retrain-all", action="store_true",
