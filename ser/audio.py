@@ -24,6 +24,8 @@ from ser.errors import InputFileError
 TARGET_RATE = 16000
 #: sample rates outside this range are refused: a header declaring 1 Hz would be upsampled to millions of samples
 MIN_RATE, MAX_RATE = 1000, 768000
+#: float samples beyond this are refused (a little over 1 is clipping headroom; 32767 is an integer-scaled file)
+MAX_PEAK = 8.0
 
 
 def resample(samples: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
@@ -143,6 +145,10 @@ class AudioFile:
         if not np.isfinite(mono).all():
             bad = int((~np.isfinite(mono)).sum())
             raise InputFileError(self.path, f"{where}{bad} of {mono.size} samples are NaN or Inf")
+        peak = float(np.abs(mono).max())
+        if peak > MAX_PEAK:  # a float file holding integer-scaled samples: every feature would be off
+            raise InputFileError(self.path, f"{where}samples reach {peak:.1f}, far outside [-1, 1] (integer values in a "
+                                 "float file?); rescale the file")
         if not allow_silence and not np.any(mono):
             raise InputFileError(self.path, f"{where}digital silence" if where else "all samples are zero (digital silence)")
         return resample(np.ascontiguousarray(mono, dtype=np.float32), self.rate, target_rate)

@@ -92,3 +92,13 @@ def test_m4a_from_a_phone_decodes_and_scores(emodb_dir, tmp_path, capsys):
     (tmp_path / "junk.m4a").write_bytes(b"\x00\x00\x00\x18ftypM4A " + b"\x00" * 64)
     with pytest.raises(InputFileError, match="cannot decode audio"):
         load_audio(tmp_path / "junk.m4a")
+
+
+def test_float_file_with_integer_scaled_samples_is_refused(tmp_path):
+    path = tmp_path / "scaled.wav"
+    sf.write(path, (tone(0.5, noise=0.0) * 32767).astype(np.float32), 16000, subtype="FLOAT")
+    with pytest.raises(InputFileError, match="far outside"):
+        load_audio(path)
+    ok = tmp_path / "headroom.wav"
+    sf.write(ok, (tone(0.5, noise=0.0) * 2.4).astype(np.float32), 16000, subtype="FLOAT")
+    assert load_audio(ok).max() > 1.0  # a little over full scale is kept

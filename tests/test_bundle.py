@@ -259,3 +259,20 @@ def test_default_model_labels_clips_without_model_argument(emodb_dir, capsys):
     assert right >= 0.6 * len(rows), f"{right}/{len(rows)} right"
     for row in rows:
         assert abs(sum(row["posteriors"].values()) - 1) < 1e-3 and row["normalization"].startswith("speaker:11")
+
+def test_verify_against_a_published_hash(exp, tmp_path, capsys):
+    """The seal is recomputable after an edit; a published SHA-256 (or a trusted list) is not."""
+    import hashlib
+
+    good = exp / "fold03.ser"
+    digest = hashlib.sha256(good.read_bytes()).hexdigest()
+    capsys.readouterr()
+    assert main(["verify", str(good), "--sha256", digest]) == 0
+    assert "matches a trusted SHA-256" in capsys.readouterr().out
+    # an edited file, sealed again as anyone could: the seal passes, the published hash does not
+    edited = tmp_path / "edited.ser"
+    _rewrite(good, edited, lambda meta, arrays: meta.update(classes=list(reversed(meta["classes"]))))
+    load_bundle(edited)
+    (tmp_path / "trusted.txt").write_text(f"{digest}  fold03.ser\n")
+    assert main(["verify", str(edited), "--trusted", str(tmp_path / "trusted.txt")]) == 2
+    assert "not the published/trusted one" in capsys.readouterr().err

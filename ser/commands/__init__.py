@@ -17,6 +17,7 @@ COMMAND_MODULES: list[str] = [
     "fuse",
     "export",
     "score",
+    "verify",
     "info",
     "prepare_text",
     "text_train",
