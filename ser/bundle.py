@@ -10,6 +10,8 @@ same bytes)::
                                summary (exported bundles), package versions
     model/<name>.npy           the classifier's arrays (torch weights, or an SVM's hyperplanes)
     normalization/<name>.npy   the fitted normaliser's statistics (``ser.normalization``)
+    onnx/model.onnx            optional (``ser export --onnx``): the torch model as an ONNX graph, which
+                               scores with onnxruntime and no torch (``ser.onnx_export``)
 
 The zip comment holds ``ser-sha256:`` + the SHA-256 of every byte before it: a flipped byte anywhere is a
 clear refusal instead of silently changed scores (the seal detects corruption, not malice: anyone can
@@ -40,6 +42,7 @@ BUNDLE_FORMAT = 2
 MODEL_FILE = "model.ser"
 DEFAULT_MODEL = Path(__file__).resolve().parent / "default_model" / "acted6.ser"
 GROUPS = ("model", "normalization")
+ONNX_MEMBER = "onnx/model.onnx"
 #: refuse larger files and archives before reading them (a model here is at most tens of MB)
 MAX_FILE_BYTES = 2 * 1024**3
 MAX_UNPACKED_BYTES = 4 * 1024**3
@@ -59,6 +62,8 @@ class Bundle:
     model_state: dict[str, np.ndarray]
     norm_state: dict[str, np.ndarray]
     path: str = "<memory>"
+    #: the ONNX graph of a torch model exported with ``--onnx`` (None otherwise)
+    onnx_graph: bytes | None = None
 
     @property
     def classes(self) -> list[str]:
@@ -139,8 +144,8 @@ def _member(name: str) -> zipfile.ZipInfo:
 
 
 def save_bundle(path: str | Path, meta: dict[str, Any], model_state: Mapping[str, np.ndarray],
-                norm_state: Mapping[str, np.ndarray]) -> Path:
-    """Write a sealed model file atomically."""
+                norm_state: Mapping[str, np.ndarray], onnx_graph: bytes | None = None) -> Path:
+    """Write a sealed model file atomically (with the model's ONNX graph when given)."""
     from ser import __version__
     from ser.fileio import atomic_write
 
@@ -154,6 +159,8 @@ def save_bundle(path: str | Path, meta: dict[str, Any], model_state: Mapping[str
                 if "/" in name or name.startswith("."):
                     raise SerError(f"array name '{name}' cannot be stored in a model file")
                 archive.writestr(_member(f"{group}/{name}.npy"), _npy_bytes(np.asarray(arrays[name])))
+        if onnx_graph is not None:
+            archive.writestr(_member(ONNX_MEMBER), onnx_graph)
     path = Path(path)
     with atomic_write(path, mode="wb") as out:
         out.write(_seal(buffer.getvalue()))
@@ -217,9 +224,10 @@ def load_bundle(path: str | Path) -> Bundle:
         raise BundleError(f"{path}: not a ser model bundle")
     _check_version(meta.get("format_version"), meta, path)
     groups: dict[str, dict[str, np.ndarray]] = {g: {} for g in GROUPS}
+    onnx_graph = archive.read(ONNX_MEMBER) if ONNX_MEMBER in names else None
     for name in names:
         group, _, leaf = name.partition("/")
-        if name == "meta.json":
+        if name in ("meta.json", ONNX_MEMBER):
             continue
         if group not in groups or not leaf.endswith(".npy"):
             raise BundleError(f"{path}: unexpected member '{name}'")
@@ -228,7 +236,8 @@ def load_bundle(path: str | Path) -> Bundle:
                 groups[group][leaf[:-4]] = np.lib.format.read_array(handle, allow_pickle=False)
         except Exception as exc:
             raise BundleError(f"{path}: array {name} is unreadable ({type(exc).__name__}: {exc})") from None
-    bundle = Bundle(meta=meta, model_state=groups["model"], norm_state=groups["normalization"], path=str(path))
+    bundle = Bundle(meta=meta, model_state=groups["model"], norm_state=groups["normalization"], path=str(path),
+                    onnx_graph=onnx_graph)
     _check_consistency(bundle)
     return bundle
 

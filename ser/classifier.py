@@ -28,6 +28,8 @@ Logger = Callable[[str], None]
 POSTERIORS = "posteriors"
 #: `output_kind` of an uncalibrated one-vs-one SVM: softmax-ed vote counts, not probabilities
 VOTE_SHARES = "vote shares"
+#: what scores a model file with an ONNX graph (environment variable SER_BACKEND; auto: onnxruntime if installed)
+BACKENDS = ("auto", "onnx", "torch")
 
 
 class Classifier(Protocol):
@@ -93,9 +95,27 @@ def make_classifier(cfg: "ExperimentConfig", classes: Sequence[str], frame_level
     return classifier_class(cfg.encoder).create(cfg, list(classes))
 
 
-def load_classifier(spec: dict[str, Any], classes: Sequence[str], state: dict[str, np.ndarray]) -> Classifier:
-    """Rebuild a fitted classifier from a model file's spec and arrays."""
+def load_classifier(spec: dict[str, Any], classes: Sequence[str], state: dict[str, np.ndarray],
+                    onnx_graph: bytes | None = None) -> Classifier:
+    """Rebuild a fitted classifier from a model file's spec and arrays.
+
+    A model file carrying an ONNX graph (``ser export --onnx``) scores through onnxruntime when it is
+    installed, with no torch import; ``SER_BACKEND=torch`` forces the torch weights, ``SER_BACKEND=onnx``
+    the graph."""
+    import os
+
+    backend = os.environ.get("SER_BACKEND", "auto")
+    if backend not in BACKENDS:
+        raise SerError(f"SER_BACKEND must be one of {', '.join(BACKENDS)}, not '{backend}'")
+    if onnx_graph is not None and backend != "torch":
+        from ser.models.onnx_classifier import OnnxClassifier, onnxruntime_available
+
+        if backend == "onnx" or onnxruntime_available():
+            return OnnxClassifier(onnx_graph, classes)
+    elif backend == "onnx":
+        raise SerError(f"SER_BACKEND=onnx, but the '{spec['encoder']}' model file holds no ONNX graph "
+                       "(export it with `ser export --onnx`)")
     return classifier_class(spec["encoder"]).from_state(spec, list(classes), state)
 
 
-__all__ = ["POSTERIORS", "VOTE_SHARES", "Classifier", "classifier_class", "load_classifier", "make_classifier"]
+__all__ = ["BACKENDS", "POSTERIORS", "VOTE_SHARES", "Classifier", "classifier_class", "load_classifier", "make_classifier"]

@@ -89,14 +89,45 @@ def _train_all(cfg, table, feat_dir: Path, folds, classes, out: Path) -> Path:
     return out / MODEL_FILE
 
 
+#: utterances of the training feature dir on which an ONNX graph is checked against torch
+ONNX_CHECK_UTTERANCES = 64
+
+
+def onnx_graph_of(model, feat_dir: Path, log: Logger = _stderr) -> tuple[bytes, dict[str, Any]]:
+    """The ONNX graph of a bundle's torch model, checked against torch on real features; and what to record."""
+    from ser.classifier import classifier_class
+    from ser.features_table import FeatureTable
+    from ser.models.torch_classifier import TorchClassifier
+    from ser.normalization import load_normalization
+    from ser.onnx_export import OPSET, TOLERANCE, check_graph, export_graph
+
+    if classifier_class(model.encoder) is not TorchClassifier:
+        raise SerError(f"--onnx: '{model.encoder}' is not a torch encoder; its model file holds plain arrays that "
+                       "already score without torch")
+    torch_model = TorchClassifier.from_state(model.meta["spec"], model.classes, model.model_state).model
+    graph = export_graph(torch_model)
+    table = FeatureTable(feat_dir)
+    utts = table.utts[:: max(1, len(table.utts) // ONNX_CHECK_UTTERANCES)][:ONNX_CHECK_UTTERANCES]
+    norm = load_normalization(model.normalization, model.norm_state)
+    inputs = [norm.apply(table.raw[u])[0] for u in utts]
+    diff = check_graph(graph, torch_model, inputs)
+    import onnxruntime
+
+    log(f"ONNX graph: {len(graph)} bytes, opset {OPSET}; onnxruntime {onnxruntime.__version__} vs torch on {len(utts)} "
+        f"utterances of {feat_dir}: max posterior difference {diff:.1e} (limit {TOLERANCE:g})")
+    return graph, {"opset": OPSET, "bytes": len(graph), "max_abs_diff": diff, "checked_on": f"{len(utts)} utterances of {feat_dir}",
+                   "onnxruntime": onnxruntime.__version__}
+
+
 def export_bundle(exp_dir: str | Path, out_file: str | Path, fold: str | None = None, feat_dir: str | Path | None = None,
                   overrides: Sequence[str] = (), force_retrain: bool = False, log: Logger = _stderr,
-                  calibrate: bool = False, card: dict[str, Any] | None = None) -> Path:
+                  calibrate: bool = False, card: dict[str, Any] | None = None, onnx: bool = False) -> Path:
     """Write the bundle of a fold's model (`fold`) or of the all-speaker model (trained if needed).
 
     `calibrate`: fit a temperature on the experiment's out-of-fold posteriors (``ser.calibration``), which
     `ser score` then applies; `card`: the model card's extra sections (training corpora and licences, measured
-    results, what not to trust it on), shown by `ser info`."""
+    results, what not to trust it on), shown by `ser info`; `onnx`: add the torch model's ONNX graph, checked
+    against torch (``ser.onnx_export``), so that the file scores with onnxruntime and no torch."""
     exp_dir = Path(exp_dir)
     if not exp_dir.is_dir():
         raise SerError(f"{exp_dir}: not an experiment dir")
@@ -122,7 +153,10 @@ def export_bundle(exp_dir: str | Path, out_file: str | Path, fold: str | None = 
             f"{meta['calibration']['ece_after']:.3f} on {meta['calibration']['fitted_on']}")
     if card:
         meta["card"] = card
-    path = save_bundle(out_file, meta, model.model_state, model.norm_state)
+    graph = None
+    if onnx:
+        graph, meta["onnx"] = onnx_graph_of(model, find_feat_dir(exp_dir, feat_dir, read_protocol(exp_dir)), log)
+    path = save_bundle(out_file, meta, model.model_state, model.norm_state, graph)
     log(f"{path}: {model.encoder} ({meta['training'].get('source')}), {len(model.classes)} classes, "
         f"normalisation {model.normalization}")
     return path

@@ -1,4 +1,4 @@
-"""Running a torch model over utterances: length-bucketed batches, padding with lengths, posteriors.
+"""Running a torch model over utterances: length-bucketed batches (``ser.batching``), padding with lengths, posteriors.
 
 Shared by training (its batches and its validation pass), evaluation (test speakers) and scoring (new
 clips), so every path pads, orders and soft-maxes the same way.
@@ -11,23 +11,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-
-def make_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
-    """Length-bucketed batches: shuffle, sort within pools of 50 batches, shuffle batch order.
-
-    Similar lengths share a batch, so little compute goes to padding; without `rng` the order is
-    deterministic (sorted by length), which is what prediction uses.
-    """
-    order = np.arange(lengths.size) if rng is None else rng.permutation(lengths.size)
-    pool = batch_size * 50
-    batches = []
-    for start in range(0, order.size, pool):
-        chunk = order[start : start + pool]
-        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        batches.extend(chunk[i : i + batch_size] for i in range(0, chunk.size, batch_size))
-    if rng is not None:
-        rng.shuffle(batches)
-    return batches
+from ser.batching import make_batches, pad_frames, stack_vectors
 
 
 def collate(inputs: Sequence[np.ndarray], frame_level: bool, max_frames: int = 0,
@@ -37,7 +21,7 @@ def collate(inputs: Sequence[np.ndarray], frame_level: bool, max_frames: int = 0
     With `max_frames` and an `rng` (training), longer utterances are cropped at a random start.
     """
     if not frame_level:
-        return torch.from_numpy(np.stack([x[0] for x in inputs])), None
+        return torch.from_numpy(stack_vectors(inputs)), None
     if max_frames and rng is not None:
         cropped = []
         for x in inputs:
@@ -46,10 +30,7 @@ def collate(inputs: Sequence[np.ndarray], frame_level: bool, max_frames: int = 0
                 x = x[start : start + max_frames]
             cropped.append(x)
         inputs = cropped
-    lengths = np.array([x.shape[0] for x in inputs])
-    batch = np.zeros((len(inputs), lengths.max(), inputs[0].shape[1]), dtype=np.float32)
-    for i, x in enumerate(inputs):
-        batch[i, : x.shape[0]] = x
+    batch, lengths = pad_frames(inputs)
     return torch.from_numpy(batch), torch.from_numpy(lengths)
 
 

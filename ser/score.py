@@ -213,7 +213,7 @@ class Scorer:
 
         self.bundle = bundle
         try:
-            self.classifier = load_classifier(bundle.meta["spec"], bundle.classes, bundle.model_state)
+            self.classifier = load_classifier(bundle.meta["spec"], bundle.classes, bundle.model_state, bundle.onnx_graph)
         except SerError as exc:
             raise SerError(f"{bundle.path}: {exc}") from None
         self.normalization = load_normalization(bundle.normalization, bundle.norm_state)

@@ -276,3 +276,34 @@ def test_verify_against_a_published_hash(exp, tmp_path, capsys):
     (tmp_path / "trusted.txt").write_text(f"{digest}  fold03.ser\n")
     assert main(["verify", str(edited), "--trusted", str(tmp_path / "trusted.txt")]) == 2
     assert "not the published/trusted one" in capsys.readouterr().err
+
+
+def test_onnx_bundle_scores_without_torch_like_the_fold(exp, emodb_dir, capsys, monkeypatch):
+    """`ser export --onnx`: the file carries a checked ONNX graph and scores with torch unimportable, giving the
+    fold's own scores; SER_BACKEND=torch scores the same file with its torch weights."""
+    import subprocess
+    import sys
+
+    out = exp / "fold03_onnx.ser"
+    assert main(["export", "--onnx", "--fold", "03", str(exp / "exp"), str(out)]) == 0
+    bundle = load_bundle(out)
+    assert bundle.onnx_graph and bundle.meta["onnx"]["max_abs_diff"] <= 1e-4 and bundle.model_state
+    expected = read_scores(exp / "exp" / "fold_03" / "scores.tsv")
+    files = [str(emodb_dir / f"{u}.wav") for u in sorted(expected)]
+    block = "import sys\nfor n in ('torch', 'torchaudio', 'librosa', 'matplotlib', 'sklearn', 'scipy'):\n    sys.modules[n] = None\n"
+    code = block + f"from ser.cli import main\nraise SystemExit(main(['score', '--json', '--quiet', '--model', {str(out)!r}, '--speaker', '03', *{files!r}]))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(rows) == len(files)
+    for row in rows:
+        np.testing.assert_allclose([row["posteriors"][c] for c in bundle.classes], expected[Path(row["path"]).stem], atol=1e-4)
+    from ser.score import Scorer
+
+    assert type(Scorer(bundle).classifier).__name__ == "OnnxClassifier"
+    monkeypatch.setenv("SER_BACKEND", "torch")
+    assert type(Scorer(bundle).classifier).__name__ == "TorchClassifier"
+    rc, torch_rows = score_json(capsys, ["--model", str(out), "--speaker", "03", *files])
+    assert rc == 0
+    for row in torch_rows:
+        np.testing.assert_allclose([row["posteriors"][c] for c in bundle.classes], expected[Path(row["path"]).stem], atol=2e-6)

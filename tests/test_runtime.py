@@ -1,5 +1,6 @@
-"""The runtime install (`pip install ser`, no torch, librosa or matplotlib): scoring with the built-in model and any
-non-torch model file works with those packages made unimportable; what needs them says how to get them."""
+"""The runtime install (`pip install ser`, no torch, librosa, matplotlib, scikit-learn or scipy): scoring with the
+built-in model and any non-torch model file works with those packages made unimportable; what needs them says how
+to get them. (ONNX bundles scored this way: tests/test_bundle.py.)"""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import subprocess
 import sys
 
-BLOCK = "import sys\nfor name in ('torch', 'torchaudio', 'librosa', 'matplotlib'):\n    sys.modules[name] = None\n"
+BLOCK = "import sys\nfor name in ('torch', 'torchaudio', 'librosa', 'matplotlib', 'sklearn', 'scipy'):\n    sys.modules[name] = None\n"
 
 
 def run(code: str) -> subprocess.CompletedProcess:

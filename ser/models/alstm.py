@@ -42,13 +42,19 @@ t-1; no W); ``mixing: mean`` (``alstm_mean``) is the "mean LSTM" whose weights a
 
 The recurrence is a Python loop over time (by necessity: each step reads mixed past states), with the
 input projection of all steps done in one matmul beforehand and one batched matmul per step for both
-directions together.
+directions together. For ONNX export the same recurrence runs as a TorchScript function
+(:func:`_recurrence_for_export`, ring buffers of the last max(T) states instead of growing lists), which the
+exporter turns into an ONNX ``Loop`` with a dynamic time axis; a traced Python loop would be unrolled to the
+example's length.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 from dataclasses import dataclass
+from typing import List
 
 import torch
 from torch import Tensor, nn
@@ -58,6 +64,61 @@ from ser.models.pooling import AttentionPooling
 from ser.models.registry import ConfigError, register_encoder
 
 MIXINGS = ("learned", "mean", "none")
+
+
+def _recurrence_for_export(steps: Tensor, w_hh: Tensor, mix_weight: Tensor, offsets: List[int], mix_every: int,
+                           mixing: str) -> Tensor:
+    """The A-LSTM recurrence of :meth:`ALSTMLayer.forward` as a scriptable loop: steps (T, nd, B, 4H) -> (T, nd, B, H).
+
+    The histories are ring buffers (index j = the state j steps back), and offsets not yet reached get a
+    weight of exactly 0, which equals the eager softmax over the available offsets only.
+    """
+    frames, nd, batch = steps.shape[0], steps.shape[1], steps.shape[2]
+    hs = w_hh.shape[1]
+    depth = max(offsets)
+    back = torch.tensor([o - 1 for o in offsets], dtype=torch.long, device=steps.device)
+    h_prev = steps.new_zeros(nd, batch, hs)
+    c_prev = steps.new_zeros(nd, batch, hs)
+    h_buf = steps.new_zeros(depth, nd, batch, hs)
+    c_buf = steps.new_zeros(depth, nd, batch, hs)
+    outs: List[Tensor] = []
+    for t in range(frames):
+        gates = torch.baddbmm(steps[t], h_prev, w_hh).view(nd, batch, 4, hs)
+        i_gate, f_gate = torch.sigmoid(gates[:, :, 0]), torch.sigmoid(gates[:, :, 1])
+        cand, o_gate = torch.tanh(gates[:, :, 2]), torch.sigmoid(gates[:, :, 3])
+        c_t = f_gate * c_prev + i_gate * cand
+        c_buf = torch.cat([c_t.unsqueeze(0), c_buf[:-1]], dim=0)
+        if mixing != "none" and (t + 1) % mix_every == 0:
+            avail = (back <= t).to(steps.dtype)  # (K,) 1 where the offset's step exists
+            mixed = []
+            for which in range(2):
+                if which == 1:
+                    h_t = o_gate * torch.tanh(mixed[0])
+                    h_buf = torch.cat([h_t.unsqueeze(0), h_buf[:-1]], dim=0)
+                states = (c_buf if which == 0 else h_buf).index_select(0, back).permute(1, 2, 0, 3)  # (nd, B, K, H)
+                if mixing == "learned":
+                    scores = torch.einsum("dbkh,dh->dbk", states, mix_weight)
+                    scores = scores.masked_fill(avail == 0, float("-inf"))
+                    weights = torch.softmax(scores, dim=-1)
+                else:
+                    weights = (avail / avail.sum()).expand(nd, batch, avail.shape[0])
+                mixed.append((weights.unsqueeze(-1) * states).sum(dim=2))
+            c_prev, h_prev = mixed[0], mixed[1]
+            outs.append(h_buf[0])
+        else:
+            h_t = o_gate * torch.tanh(c_t)
+            h_buf = torch.cat([h_t.unsqueeze(0), h_buf[:-1]], dim=0)
+            c_prev, h_prev = c_t, h_t
+            outs.append(h_t)
+    return torch.stack(outs, dim=0)
+
+
+@functools.cache
+def _scripted_recurrence():
+    """:func:`_recurrence_for_export` compiled by TorchScript (once, on the first export)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit is deprecated; torch's ONNX exporter still uses it
+        return torch.jit.script(_recurrence_for_export)
 
 
 @dataclass
@@ -161,10 +222,16 @@ class ALSTMLayer(nn.Module):
         # input projection of every step at once: (nd, B*T, D) x (nd, D, 4H)
         flat = stacked.reshape(nd, batch * frames, -1)
         proj = torch.baddbmm(self.bias.unsqueeze(1), flat, self.weight_ih.transpose(1, 2))
+        w_hh = self.weight_hh.transpose(1, 2)  # (nd, H, 4H)
+        if torch.onnx.is_in_onnx_export():
+            mix_weight = self.mix_weight if self.mix_weight is not None else w_hh.new_zeros(nd, hs)
+            out = _scripted_recurrence()(proj.view(nd, batch, frames, 4 * hs).permute(2, 0, 1, 3), w_hh, mix_weight,
+                                         list(self.offsets), self.mix_every, self.mixing).permute(1, 2, 0, 3)
+            halves = [out[0]] if nd == 1 else [out[0], reverse_padded(out[1], lengths)]
+            return torch.cat(halves, dim=-1), {}
         # per-step views via unbind: its backward stacks the step gradients once (indexing proj[t] in the
         # loop would make autograd add a full-size zero tensor per step, O(T^2) work)
         steps = proj.view(nd, batch, frames, 4 * hs).permute(2, 0, 1, 3).unbind(0)  # T x (nd, B, 4H)
-        w_hh = self.weight_hh.transpose(1, 2)  # (nd, H, 4H)
         h_prev = x.new_zeros(nd, batch, hs)
         c_prev = x.new_zeros(nd, batch, hs)
         h_hist: list[Tensor] = []
