@@ -54,7 +54,7 @@ def test_3gb_files_as_models_are_refused_by_size(tmp_path):
     for cmd in (["info", str(big)], ["converse", str(big)]):
         proc, peak = child_peak_rss_mib(SER + cmd, input="a\tb\n", timeout=120)
         assert proc.returncode == 2 and "more than a" in proc.stderr and one_line_error(proc.stderr), proc.stderr
-        assert peak < 600, peak
+        assert peak < 1000, peak  # torch alone is about 600 MiB; reading the file would take 3 GiB more
 
 
 # --- the pinned download -----------------------------------------------------------------------------------------

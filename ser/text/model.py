@@ -321,7 +321,9 @@ def save_model(path, model: TextEmotionModel, itos: list[str], classes: Sequence
 def load_model(path) -> tuple[TextEmotionModel, list[str], list[str]]:
     """(model in eval mode, vocabulary itos, classes); loads with weights_only=True."""
     from ser.errors import InputFileError
+    from ser.limits import MAX_TEXT_MODEL_BYTES, check_file_size
 
+    check_file_size(path, MAX_TEXT_MODEL_BYTES, "text model file")  # before torch reads a byte of it
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
