@@ -63,6 +63,21 @@ def load_json_file(path: str | Path, what: str = "JSON file") -> Any:
         raise InputFileError(path, "JSON nested too deeply to read (a hostile or broken file)") from None
 
 
+def load_yaml_file(path: str | Path, what: str = "YAML file") -> Any:
+    """A YAML file (safe_load), refused like load_json_file; YAML syntax errors name the file too."""
+    import yaml
+
+    check_file_size(path, MAX_DOC_BYTES, what)
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputFileError(path, f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})") from None
+    except yaml.YAMLError as exc:
+        raise InputFileError(path, f"not valid YAML ({' '.join(str(exc).split())})") from None
+    except RecursionError:
+        raise InputFileError(path, "YAML nested too deeply to read (a hostile or broken file)") from None
+
+
 def decode_line(raw: bytes, path: str | Path, lineno: int) -> str:
     """One line of a UTF-8 text file; a bad byte or a NUL is an error naming the file, line and byte."""
     try:
@@ -76,4 +91,4 @@ def decode_line(raw: bytes, path: str | Path, lineno: int) -> str:
 
 
 __all__ = ["MAX_DOC_BYTES", "MAX_LINE_CHARS", "MAX_TEXT_MODEL_BYTES", "MAX_TURN_CHARS", "bounded_lines",
-           "check_file_size", "decode_line", "load_json_file"]
+           "check_file_size", "decode_line", "load_json_file", "load_yaml_file"]

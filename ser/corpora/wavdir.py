@@ -90,12 +90,24 @@ def _normalize_key(key: str, root: Path) -> str:
     return key
 
 
+def _unreadable(row: list[str]) -> str | None:
+    """Why a CSV row cannot be trusted as text (a byte that is not UTF-8, a NUL), or None."""
+    text = "\x1f".join(row)
+    bad = next((c for c in text if "\udc80" <= c <= "\udcff"), None)
+    if bad is not None:
+        return f"not UTF-8 text (byte {ord(bad) - 0xDC00:#04x}); save the file as UTF-8"
+    if "\0" in text:
+        return "NUL byte in the row (a binary or damaged file)"
+    return None
+
+
 def read_label_csv(path: str | Path, root: Path, skips: SkipReport) -> dict[str, tuple[str, int]]:
     """{file key as written (normalised): (label, CSV line number)}; bad rows are reported and skipped."""
     path = Path(path)
     if not path.is_file():
         raise InputFileError(path, "labels CSV does not exist")
-    with open(path, encoding="utf-8-sig", newline="") as handle:
+    # bad bytes become surrogates, so one bad row is reported and skipped instead of failing the whole file
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None:
@@ -113,6 +125,10 @@ def read_label_csv(path: str | Path, root: Path, skips: SkipReport) -> dict[str,
         for row in reader:
             lineno = reader.line_num
             if not any(cell.strip() for cell in row):
+                continue
+            unreadable = _unreadable(row)
+            if unreadable:
+                skips.skip(f"{path}:{lineno}", unreadable)
                 continue
             if len(row) <= max(file_col, label_col):
                 skips.skip(f"{path}:{lineno}", "row has too few columns")
