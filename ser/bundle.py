@@ -280,8 +280,9 @@ def _load_version1(raw: bytes, path: Path) -> Bundle:
     try:
         payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise BundleError(f"{path}: not a readable ser model bundle (corrupted or another kind of file: {type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        from ser.errors import torch_load_refusal
+
+        raise BundleError(f"{path}: not a readable ser model bundle ({torch_load_refusal(exc)})") from None
     if not isinstance(payload, dict) or payload.get("format") != BUNDLE_MAGIC:
         hint = " (a fold's model.pt from ser 0.1? make a bundle with `ser export`)" if isinstance(payload, dict) and "meta" in payload else ""
         raise BundleError(f"{path}: not a ser model bundle{hint}")

@@ -329,7 +329,9 @@ def load_model(path) -> tuple[TextEmotionModel, list[str], list[str]]:
     except FileNotFoundError:
         raise InputFileError(path, "no such model file") from None
     except Exception as exc:  # noqa: BLE001 - any unreadable file is reported the same way
-        raise InputFileError(path, f"not a ser text model ({type(exc).__name__}: {exc})") from None
+        from ser.errors import torch_load_refusal
+
+        raise InputFileError(path, f"not a ser text model ({torch_load_refusal(exc)})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise InputFileError(path, f"not a ser text model (expected format {FORMAT})")
     config = TextModelConfig.from_dict(payload["config"])
