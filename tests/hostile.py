@@ -37,6 +37,29 @@ def zip_bomb(path: Path, unpacked: int, member: str = "meta.json", seal: bool = 
     return path
 
 
+def reseal_bundle(src: Path, dst: Path, edit) -> None:
+    """Copy a bundle with `edit(meta, arrays)` applied, sealed again (as any tool that rewrites files could)."""
+    import io
+    import json
+
+    import numpy as np
+
+    from ser.bundle import _seal, load_bundle
+
+    bundle = load_bundle(src)
+    meta, arrays = json.loads(json.dumps(bundle.meta)), {f"model/{k}.npy": v.copy() for k, v in bundle.model_state.items()}
+    arrays.update({f"normalization/{k}.npy": v for k, v in bundle.norm_state.items()})
+    edit(meta, arrays)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("meta.json", json.dumps(meta))
+        for name, array in arrays.items():
+            out = io.BytesIO()
+            np.save(out, array)
+            archive.writestr(name, out.getvalue())
+    dst.write_bytes(_seal(buffer.getvalue()))
+
+
 def deep_json(depth: int = 10000) -> str:
     """A list nested `depth` times: valid JSON (and YAML) that recursive parsers cannot read."""
     return "[" * depth + "]" * depth
