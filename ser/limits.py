@@ -31,7 +31,7 @@ def check_file_size(path: str | Path, limit: int, what: str) -> None:
         raise InputFileError(path, f"{size} bytes is more than a {what} may hold ({limit}); not read")
 
 
-def bounded_lines(handle: IO[str], where: str, limit: int = MAX_LINE_CHARS) -> Iterator[tuple[int, str | None]]:
+def bounded_lines(handle: IO[str], limit: int = MAX_LINE_CHARS) -> Iterator[tuple[int, str | None]]:
     """(line number, line without its end) for each line, or (number, None) for a line longer than `limit`
     characters; the rest of a long line is read and dropped in `limit`-sized pieces, so memory stays bounded.
 

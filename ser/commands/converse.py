@@ -41,7 +41,7 @@ def _turns(source: str):
     handle = sys.stdin if source == "-" else open(source, encoding="utf-8", errors="replace")
     name = "<stdin>" if source == "-" else source
     try:
-        for lineno, line in bounded_lines(handle, name, MAX_TURN_CHARS + 1024):  # a pipe's line comes as soon as complete
+        for lineno, line in bounded_lines(handle, MAX_TURN_CHARS + 1024):  # a pipe's line comes as soon as complete
             if line is not None and not line.strip():
                 yield None
                 continue
