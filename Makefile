@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test demo demo-data bench clean
+.PHONY: install test demo demo-data bench probe clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ demo: demo-data $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/extract.py
 	$(BIN)/python benchmarks/train.py
+
+# every fault class of issue 14 end to end (hostile input, broken files, full disk, kill -9): one line per probe,
+# then "tried N / handled H / failed F"; exit 1 when any probe fails
+probe: $(STAMP)
+	$(BIN)/python benchmarks/probe.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -45,8 +45,11 @@ GROUPS = ("model", "normalization")
 ONNX_MEMBER = "onnx/model.onnx"
 #: refuse larger files and archives before reading them (a model here is at most tens of MB)
 MAX_FILE_BYTES = 2 * 1024**3
-MAX_UNPACKED_BYTES = 4 * 1024**3
+MAX_UNPACKED_BYTES = 2 * 1024**3
 MAX_MEMBERS = 100_000
+MAX_META_BYTES = 64 * 1024**2
+#: ser stores members uncompressed; a member that unpacks to far more than it occupies is a zip bomb
+MAX_PACKING_RATIO = 20
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -212,10 +215,10 @@ def load_bundle(path: str | Path) -> Bundle:
     except Exception as exc:  # zip errors of every kind: the file is damaged or not a bundle
         raise BundleError(f"{path}: not a readable ser model bundle (corrupted or another kind of file: "
                           f"{type(exc).__name__}: {exc})") from None
+    _check_sizes(archive, path)  # before anything is unpacked, version 1 (torch) archives too
     if "meta.json" not in names:
         return _load_version1(raw, path)
     _check_seal(raw, path)
-    _check_sizes(archive, path)
     try:
         meta = json.loads(archive.read("meta.json").decode("utf-8"))
     except (ValueError, RecursionError) as exc:
@@ -232,8 +235,9 @@ def load_bundle(path: str | Path) -> Bundle:
         if group not in groups or not leaf.endswith(".npy"):
             raise BundleError(f"{path}: unexpected member '{name}'")
         try:
-            with archive.open(name) as handle:
-                groups[group][leaf[:-4]] = np.lib.format.read_array(handle, allow_pickle=False)
+            groups[group][leaf[:-4]] = _read_npy(archive, name)
+        except BundleError as exc:
+            raise BundleError(f"{path}: {exc}") from None
         except Exception as exc:
             raise BundleError(f"{path}: array {name} is unreadable ({type(exc).__name__}: {exc})") from None
     bundle = Bundle(meta=meta, model_state=groups["model"], norm_state=groups["normalization"], path=str(path),
@@ -242,11 +246,31 @@ def load_bundle(path: str | Path) -> Bundle:
     return bundle
 
 
+def _read_npy(archive: zipfile.ZipFile, name: str) -> np.ndarray:
+    """One array; its header's shape must fit the member's size, so a lying header cannot allocate gigabytes."""
+    size = archive.getinfo(name).file_size
+    with archive.open(name) as handle:
+        version = np.lib.format.read_magic(handle)
+        shape, _, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0)(handle)
+        if int(np.prod(shape, dtype=object)) * dtype.itemsize > size:
+            raise BundleError(f"array {name} declares shape {shape} of {dtype}, more than its {size} bytes")
+    with archive.open(name) as handle:
+        return np.lib.format.read_array(handle, allow_pickle=False)
+
+
 def _check_sizes(archive: zipfile.ZipFile, path: Path) -> None:
+    """Refuse by the sizes the archive declares (zipfile never unpacks past a member's declared size)."""
     infos = archive.infolist()
     if len(infos) > MAX_MEMBERS or sum(i.file_size for i in infos) > MAX_UNPACKED_BYTES:
         raise BundleError(f"{path}: the archive declares {len(infos)} members and {sum(i.file_size for i in infos)} "
                           "unpacked bytes, more than a model file may hold; not read")
+    for info in infos:
+        if info.file_size > MAX_PACKING_RATIO * info.compress_size + 4096:
+            raise BundleError(f"{path}: member {info.filename} would unpack {info.compress_size} bytes into "
+                              f"{info.file_size} (ser stores members unpacked: a zip bomb or not a ser model); not read")
+        if info.filename == "meta.json" and info.file_size > MAX_META_BYTES:
+            raise BundleError(f"{path}: meta.json of {info.file_size} bytes is more than a model file's metadata may "
+                              f"hold ({MAX_META_BYTES}); not read")
 
 
 def _check_version(version: Any, meta: dict[str, Any], path: Path) -> None:
@@ -265,8 +289,9 @@ def _load_version1(raw: bytes, path: Path) -> Bundle:
     try:
         payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise BundleError(f"{path}: not a readable ser model bundle (corrupted or another kind of file: {type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        from ser.errors import torch_load_refusal
+
+        raise BundleError(f"{path}: not a readable ser model bundle ({torch_load_refusal(exc)})") from None
     if not isinstance(payload, dict) or payload.get("format") != BUNDLE_MAGIC:
         hint = " (a fold's model.pt from ser 0.1? make a bundle with `ser export`)" if isinstance(payload, dict) and "meta" in payload else ""
         raise BundleError(f"{path}: not a ser model bundle{hint}")

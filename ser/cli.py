@@ -77,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
                   "pip install 'ser[train]'", file=sys.stderr)
             return 2
         raise
+    except OSError as exc:  # full disk, permissions, a vanished folder: one line naming the file, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"ser {args.verb}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"ser {args.verb}: interrupted", file=sys.stderr)
         return 130

@@ -116,7 +116,9 @@ def read_config_dict(path: str | Path | None, overrides: list[str] | None = None
         path = Path(path)
         if not path.is_file():
             raise SerError(f"{path}: config file not found")
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        from ser.limits import load_yaml_file
+
+        data = load_yaml_file(path, "config file") or {}
         if not isinstance(data, dict):
             raise SerError(f"{path}: a config must be a YAML mapping")
     data = copy.deepcopy(data)

@@ -37,14 +37,22 @@ LABELS_FILE = "labels.yaml"
 def read_map(path: str | Path, problems: list[str] | None = None) -> dict[str, str]:
     """Read `key value...` lines; a duplicate key is an error naming file and line.
 
-    With a `problems` list, duplicates are recorded there instead (first occurrence kept), so a
-    batch tool can report them and go on with the rest.
+    With a `problems` list, duplicates and unreadable lines (not UTF-8, a NUL byte) are recorded there
+    instead (first occurrence kept, bad line left out), so a batch tool can report them and go on.
     """
+    from ser.limits import decode_line
+
     path = Path(path)
     mapping: dict[str, str] = {}
-    with open(path, encoding="utf-8") as handle:
-        for lineno, raw in enumerate(handle, 1):
-            line = raw.rstrip("\r\n")
+    with open(path, "rb") as handle:
+        for lineno, data in enumerate(handle, 1):
+            try:
+                line = decode_line(data, path, lineno).rstrip("\r\n")
+            except InputFileError as exc:
+                if problems is None:
+                    raise DataDirError(str(exc)) from None
+                problems.append(str(exc))
+                continue
             if not line.strip():
                 continue
             parts = line.split(maxsplit=1)
@@ -61,7 +69,11 @@ def read_map(path: str | Path, problems: list[str] | None = None) -> dict[str, s
 
 
 def write_map(path: str | Path, mapping: Mapping[str, object]) -> None:
-    """Write a map sorted by key (C-locale order), atomically."""
+    """Write a map sorted by key (C-locale order), atomically; a key or value holding a line break would
+    split its line (and unsort the file), so it is refused before anything is written."""
+    broken = next((k for k, v in mapping.items() if any(c in f"{k}{v}" for c in "\n\r")), None)
+    if broken is not None:
+        raise DataDirError(f"{path}: entry {broken!r} holds a line break, which a one-line-per-entry file cannot hold")
     with atomic_write(path) as handle:
         for key in sorted(mapping):
             handle.write(f"{key} {mapping[key]}\n")
@@ -69,7 +81,8 @@ def write_map(path: str | Path, mapping: Mapping[str, object]) -> None:
 
 def is_sorted_file(path: str | Path) -> bool:
     """True when the file's keys appear in C-locale sorted order (what Kaldi tools require)."""
-    keys = [line.split(maxsplit=1)[0] for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    text = Path(path).read_text(encoding="utf-8", errors="replace")  # bad bytes are reported by read_map
+    keys = [line.split(maxsplit=1)[0] for line in text.splitlines() if line.strip()]
     return keys == sorted(keys)
 
 

@@ -20,3 +20,17 @@ class InputFileError(SerError):
 
 class DataDirError(SerError):
     """A Kaldi-style data dir is malformed (unsorted, duplicate ids, missing entries...)."""
+
+
+def torch_load_refusal(exc: BaseException) -> str:
+    """Why torch.load(weights_only=True) refused a file, in one line, without torch's hint to retry unsafely."""
+    import re
+
+    text = str(exc)
+    if type(exc).__name__ == "UnpicklingError" or "Weights only load failed" in text:
+        found = re.search(r"(?:unsupported )?GLOBAL ([\w.]+)", text)
+        what = f" (it asks for {found.group(1)})" if found else ""
+        return (f"it holds Python objects a model file must not{what}; refused by torch.load(weights_only=True). "
+                "Do not load it with weights_only=False unless you made it yourself")
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return f"{type(exc).__name__}: {first}"

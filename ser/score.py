@@ -91,8 +91,10 @@ def _walk_audio(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def collect_clips(inputs: Sequence[str | Path], speaker: str | None = None, utt2spk: dict[str, str] | None = None) -> list[Clip]:
-    """Expand inputs into clips (order kept; folders sorted); a missing path becomes an error row."""
+def collect_clips(inputs: Sequence[str | Path], speaker: str | None = None, utt2spk: dict[str, str] | None = None,
+                  _lists: tuple[Path, ...] = ()) -> list[Clip]:
+    """Expand inputs into clips (order kept; folders sorted); a missing path becomes an error row, and so does
+    a list file that lists itself or a list that lists it (`_lists`: the list files being expanded)."""
     from ser.datadir import DataDir
 
     clips: list[Clip] = []
@@ -121,14 +123,17 @@ def collect_clips(inputs: Sequence[str | Path], speaker: str | None = None, utt2
             for f in files:
                 add_file(f, str(f))
         elif path.is_file() and path.suffix.lower() not in exts and _is_text(path):
-            for line in path.read_text(encoding="utf-8").splitlines():
+            if path.resolve() in _lists:
+                clips.append(Clip(id=str(item), path=str(item), error=f"list file {item} lists itself (a cycle of list files)"))
+                continue
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
                 line = line.strip()
                 if not line or line.startswith("#"):
                     continue
                 entry = Path(line)
                 if not entry.is_absolute() and not entry.exists() and (path.parent / entry).exists():
                     entry = path.parent / entry
-                sub = collect_clips([entry])
+                sub = collect_clips([entry], _lists=_lists + (path.resolve(),))
                 clips.extend(sub)
         elif path.exists():
             add_file(path, str(item))
@@ -146,7 +151,8 @@ def collect_clips(inputs: Sequence[str | Path], speaker: str | None = None, utt2
 
 
 def _is_text(path: Path) -> bool:
-    head = path.read_bytes()[:4096]
+    with open(path, "rb") as handle:  # the head only: a large file is never read whole to decide
+        head = handle.read(4096)
     if b"\0" in head:
         return False
     try:

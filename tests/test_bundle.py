@@ -15,6 +15,7 @@ from score_fixtures import SPEAKERS, TINY_GAGRU, build_experiment, read_scores
 from ser.bundle import BUNDLE_FORMAT, BundleError, load_bundle, save_bundle
 from ser.cli import main
 from ser.frontend.cmvn import read_cmvn, sum_stats
+from tests.hostile import reseal_bundle as _rewrite
 
 
 @pytest.fixture(scope="module")
@@ -107,61 +108,6 @@ def test_tampered_bundle_is_refused(exp, capsys):
     bad.write_bytes(raw[: len(raw) // 2])
     with pytest.raises(BundleError, match="not a readable"):
         load_bundle(bad)
-
-
-def _rewrite(src: Path, dst: Path, edit) -> None:
-    """Copy a bundle with `edit(meta, arrays)` applied, sealed again (as a tool that rewrites files would)."""
-    import io
-    import zipfile
-
-    from ser.bundle import _seal
-
-    bundle = load_bundle(src)
-    meta, arrays = json.loads(json.dumps(bundle.meta)), {f"model/{k}.npy": v.copy() for k, v in bundle.model_state.items()}
-    arrays.update({f"normalization/{k}.npy": v for k, v in bundle.norm_state.items()})
-    edit(meta, arrays)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("meta.json", json.dumps(meta))
-        for name, array in arrays.items():
-            out = io.BytesIO()
-            np.save(out, array)
-            archive.writestr(name, out.getvalue())
-    dst.write_bytes(_seal(buffer.getvalue()))
-
-
-def test_other_format_version_is_refused(exp):
-    _rewrite(exp / "fold03.ser", exp / "future.ser", lambda meta, arrays: meta.update(format_version=BUNDLE_FORMAT + 1))
-    with pytest.raises(BundleError, match=f"format version {BUNDLE_FORMAT + 1}"):
-        load_bundle(exp / "future.ser")
-    bundle = load_bundle(exp / "fold03.ser")
-    legacy_fold_model = exp / "model.pt"  # what a fold of ser 0.1 wrote
-    torch.save({"meta": bundle.meta, "state_dict": {k: torch.from_numpy(v) for k, v in bundle.model_state.items()}},
-               legacy_fold_model)
-    with pytest.raises(BundleError, match="ser export"):
-        load_bundle(legacy_fold_model)
-
-
-def test_version1_bundle_is_still_read(exp, emodb_dir, capsys):
-    """A bundle written by ser 0.1 (a sealed torch.save archive) loads and scores as its version-2 twin."""
-    import io
-
-    from ser.bundle import _seal
-
-    bundle = load_bundle(exp / "fold03.ser")
-    meta = {k: v for k, v in bundle.meta.items() if k not in ("format", "format_version")}
-    payload = {"format": "ser-bundle", "format_version": 1, "meta": meta,
-               "state_dict": {k: torch.from_numpy(v) for k, v in bundle.model_state.items()},
-               "norm_stats": torch.from_numpy(bundle.norm_state["fallback"]), "digest": "-"}
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    (exp / "v1.ser").write_bytes(_seal(buffer.getvalue()))
-    files = [str(p) for p in sorted(emodb_dir.glob("03*.wav"))[:3]]
-    rows = {}
-    for name in ("v1.ser", "fold03.ser"):
-        rc, rows[name] = score_json(capsys, ["--model", str(exp / name), "--speaker", "03", *files])
-        assert rc == 0
-    assert [r["posteriors"] for r in rows["v1.ser"]] == [r["posteriors"] for r in rows["fold03.ser"]]
 
 
 def test_non_finite_weights_are_refused(exp):

@@ -45,6 +45,8 @@ if [ ${stage} -le 0 ] && [ ${stop_stage} -ge 0 ]; then
       mkdir -p downloads
       python3 -c "import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])" "$EMODB_URL" downloads/emodb.zip \
         || { echo "download failed (offline?): get EmoDB from $EMODB_URL and pass --emodb-dir DIR" >&2; exit 1; }
+      . "$here/../tools/checksum.sh"
+      verify_sha256 downloads/emodb.zip "$EMODB_SHA256" || exit 1
       python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" downloads/emodb.zip downloads/emodb
       EMODB=downloads/emodb
     fi

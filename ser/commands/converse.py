@@ -22,8 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _turns(source: str):
-    """Yield (speaker, text) per turn and None where a new conversation starts."""
+    """Yield (where, speaker, text) per turn and None where a new conversation starts; text is None for a turn
+    longer than ser.limits.MAX_TURN_CHARS (read in bounded pieces and dropped, never held whole)."""
     import sys
+
+    from ser.limits import MAX_TURN_CHARS, bounded_lines
 
     if source != "-" and source.endswith(".json"):
         from ser.text.data import read_conversation_json
@@ -31,18 +34,22 @@ def _turns(source: str):
         for i, dialogue in enumerate(read_conversation_json(source)):
             if i:
                 yield None
-            for turn in dialogue.turns:
-                yield turn.speaker, turn.text
+            for j, turn in enumerate(dialogue.turns):
+                long = len(turn.text) > MAX_TURN_CHARS
+                yield f"{source}: dialogue {i} turn {j}", turn.speaker, None if long else turn.text
         return
-    handle = sys.stdin if source == "-" else open(source, encoding="utf-8")
+    handle = sys.stdin if source == "-" else open(source, encoding="utf-8", errors="replace")
+    name = "<stdin>" if source == "-" else source
     try:
-        for line in handle:  # iterating a pipe yields each line as soon as it is complete
-            line = line.rstrip("\r\n")
-            if not line.strip():
+        for lineno, line in bounded_lines(handle, MAX_TURN_CHARS + 1024):  # a pipe's line comes as soon as complete
+            if line is not None and not line.strip():
                 yield None
                 continue
-            speaker, sep, text = line.partition("\t")
-            yield (speaker, text) if sep else ("-", line)
+            speaker, sep, text = (line or "").partition("\t")
+            if line is None or len(text if sep else line) > MAX_TURN_CHARS:
+                yield f"{name}:{lineno}", speaker[:64] if line else "-", None
+                continue
+            yield f"{name}:{lineno}", *((speaker, text) if sep else ("-", line))
     finally:
         if handle is not sys.stdin:
             handle.close()
@@ -61,14 +68,23 @@ def run(args: argparse.Namespace) -> int:
     stream = Stream(model, encode)
     if not args.json:
         print("#turn\tspeaker\temotion\t" + "\t".join(classes), flush=True)
-    turn = 0
+    import sys
+
+    from ser.limits import MAX_TURN_CHARS
+
+    turn, refused = 0, 0
     for item in _turns(args.conversation):
         if item is None:
             if turn:
                 stream = Stream(model, encode)
                 turn = 0
             continue
-        speaker, text = item
+        where, speaker, text = item
+        if text is None:  # refused, not truncated: a cut turn would be labelled as if whole
+            print(f"ser converse: error: {where}: turn longer than {MAX_TURN_CHARS} characters; skipped "
+                  "(the conversation goes on without it)", file=sys.stderr, flush=True)
+            refused += 1
+            continue
         probs = stream.step(text)
         label = classes[int(probs.argmax())]
         if args.json:
@@ -77,4 +93,4 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"{turn}\t{speaker}\t{label}\t" + "\t".join(f"{p:.4f}" for p in probs), flush=True)
         turn += 1
-    return 0
+    return 2 if refused else 0

@@ -48,7 +48,10 @@ def run(args: argparse.Namespace) -> int:
     elif source.is_dir():
         from ser.corpora import prepare
 
+        from ser.corpora.wavdir import unusable_files
+
         data = prepare("wavdir", source, Path(args.out_dir))
+        problems += unusable_files(source)  # left out by name (a newline...): failures of this run, not silence
     else:
         from ser.errors import SerError
 

@@ -17,8 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ser.datadir import DataDir
 
-    data = DataDir.read(args.data_dir)
-    problems = data.problems(check_files=not args.no_check_files)
+    problems: list[str] = []  # unreadable lines and duplicates first, then the rules: every problem, not the first
+    data = DataDir.read(args.data_dir, problems=problems)
+    problems += data.problems(check_files=not args.no_check_files)
     for problem in problems:
         print(problem)
     if problems:

@@ -90,12 +90,44 @@ def _normalize_key(key: str, root: Path) -> str:
     return key
 
 
+def unusable_name(path: Path) -> str | None:
+    """Why a file's path cannot be an entry of wav.scp (one `id path` per line), or None."""
+    if any(c in str(path) for c in "\n\r"):
+        return "its name holds a line break, which a one-line-per-entry wav.scp cannot hold; rename the file"
+    if str(path) != str(path).strip():
+        return "its path starts or ends with white space, which a wav.scp line loses; rename the file"
+    return None
+
+
+def shown_path(path: Path) -> str:
+    """The path with control characters escaped, so a report line stays one line."""
+    return str(path).encode("unicode_escape", "backslashreplace").decode("ascii") if not str(path).isprintable() else str(path)
+
+
+def unusable_files(corpus_dir: str | Path, extensions: tuple[str, ...] | None = None) -> list[str]:
+    """'path: reason' for each audio file under `corpus_dir` that prepare() leaves out for its name alone."""
+    return [f"{shown_path(p)}: {reason}" for p in iter_files(Path(corpus_dir).resolve(), extensions or AUDIO_EXTENSIONS)
+            if (reason := unusable_name(p))]
+
+
+def _unreadable(row: list[str]) -> str | None:
+    """Why a CSV row cannot be trusted as text (a byte that is not UTF-8, a NUL), or None."""
+    text = "\x1f".join(row)
+    bad = next((c for c in text if "\udc80" <= c <= "\udcff"), None)
+    if bad is not None:
+        return f"not UTF-8 text (byte {ord(bad) - 0xDC00:#04x}); save the file as UTF-8"
+    if "\0" in text:
+        return "NUL byte in the row (a binary or damaged file)"
+    return None
+
+
 def read_label_csv(path: str | Path, root: Path, skips: SkipReport) -> dict[str, tuple[str, int]]:
     """{file key as written (normalised): (label, CSV line number)}; bad rows are reported and skipped."""
     path = Path(path)
     if not path.is_file():
         raise InputFileError(path, "labels CSV does not exist")
-    with open(path, encoding="utf-8-sig", newline="") as handle:
+    # bad bytes become surrogates, so one bad row is reported and skipped instead of failing the whole file
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None:
@@ -113,6 +145,10 @@ def read_label_csv(path: str | Path, root: Path, skips: SkipReport) -> dict[str,
         for row in reader:
             lineno = reader.line_num
             if not any(cell.strip() for cell in row):
+                continue
+            unreadable = _unreadable(row)
+            if unreadable:
+                skips.skip(f"{path}:{lineno}", unreadable)
                 continue
             if len(row) <= max(file_col, label_col):
                 skips.skip(f"{path}:{lineno}", "row has too few columns")
@@ -168,6 +204,10 @@ def prepare(
     dropped: Counter[str] = Counter()
     for path in files:
         rel = path.relative_to(root).as_posix()
+        unusable = unusable_name(path)
+        if unusable:
+            skips.skip(shown_path(path), unusable)
+            continue
         if speaker_re is not None:
             raw_spk = _search(speaker_re, "spk", rel)
             if raw_spk is None:

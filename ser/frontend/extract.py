@@ -116,6 +116,11 @@ def _extract(data: DataDir, out_dir: Path, fs: FeatureSet, nj: int, overwrite: b
     for utt in data.utts:
         if utt in done:
             continue
+        if utt not in data.utt2spk:  # features without a speaker would leave an invalid data dir behind
+            where = f"{data.path or 'data dir'}/utt2spk"
+            print(f"ser extract: {where}: no entry for utterance {utt} (skipped; add its speaker)", file=sys.stderr)
+            result.failures.append(Failure(utt=utt, path=where, reason="no utt2spk entry (speaker unknown)"))
+            continue
         try:
             tasks.append(data.audio_source(utt))
             utts.append(utt)

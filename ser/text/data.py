@@ -121,7 +121,7 @@ def read_meld_csv(path: str | Path) -> tuple[list[Dialogue], int]:
         raise InputFileError(path, "no such MELD CSV file")
     repaired = 0
     rows: dict[int, list[tuple[int, Turn]]] = {}
-    with open(path, encoding="utf-8-sig", newline="") as handle:
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None or tuple(h.strip() for h in header[: len(MELD_HEADER)]) != MELD_HEADER:
@@ -129,6 +129,9 @@ def read_meld_csv(path: str | Path) -> tuple[list[Dialogue], int]:
         for lineno, row in enumerate(reader, 2):
             if not row:
                 continue
+            text = ",".join(row)
+            if any("\udc80" <= c <= "\udcff" for c in text) or "\0" in text:
+                raise InputFileError(path, f"row {lineno}: not UTF-8 text (a bad byte or NUL); save the file as UTF-8")
             if len(row) < 7:
                 raise InputFileError(path, f"row {lineno}: {len(row)} fields, expected {len(MELD_HEADER)}")
             utterance, speaker, emotion = row[1], row[2], row[3].strip().lower()
@@ -155,6 +158,7 @@ def read_meld(meld_dir: str | Path) -> tuple[dict[str, list[Dialogue]], int]:
     repaired = 0
     for split, name in MELD_FILES.items():
         out[split], n = read_meld_csv(meld_dir / name)
+        require_labels(out[split], meld_dir / name)
         repaired += n
     return out, repaired
 
@@ -165,13 +169,10 @@ def read_meld(meld_dir: str | Path) -> tuple[dict[str, list[Dialogue]], int]:
 def read_conversation_json(path: str | Path, name: str | None = None) -> list[Dialogue]:
     """Dialogues of a conversation-JSON file (list of lists of {speaker, utterance, emotion}); emotion may be
     missing or null (unlabelled conversations for ``ser converse``)."""
+    from ser.limits import load_json_file
+
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputFileError(path, "no such conversation file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputFileError(path, f"not valid UTF-8 JSON ({exc})") from None
+    data = load_json_file(path, "conversation file")
     if not isinstance(data, list):
         raise InputFileError(path, "expected a JSON list of dialogues")
     stem = name or path.stem
@@ -199,7 +200,19 @@ def read_conversation_dir(directory: str | Path, prefix: str = "") -> dict[str, 
         if len(candidates) != 1:
             raise SerError(f"{directory}: expected one *train.json/*dev.json/*test.json set, found {candidates}")
         prefix = candidates[0]
-    return {split: read_conversation_json(directory / f"{prefix}{split}.json") for split in SPLITS}
+    splits = {split: read_conversation_json(directory / f"{prefix}{split}.json") for split in SPLITS}
+    for split in SPLITS:
+        require_labels(splits[split], directory / f"{prefix}{split}.json")
+    return splits
+
+
+def require_labels(dialogues: Sequence[Dialogue], path: str | Path) -> None:
+    """A training/evaluation split must hold labelled turns: an empty or unlabelled one would train or score
+    on nothing and still exit 0."""
+    if not any(turn.emotion is not None for dialogue in dialogues for turn in dialogue.turns):
+        n_dia, n_turns = count(dialogues)
+        raise InputFileError(path, f"no labelled turn ({n_dia} dialogues, {n_turns} turns): a split for training or "
+                             "evaluation needs an emotion on its turns")
 
 
 def write_conversation_json(path: str | Path, dialogues: Iterable[Dialogue]) -> None:

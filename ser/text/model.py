@@ -321,13 +321,17 @@ def save_model(path, model: TextEmotionModel, itos: list[str], classes: Sequence
 def load_model(path) -> tuple[TextEmotionModel, list[str], list[str]]:
     """(model in eval mode, vocabulary itos, classes); loads with weights_only=True."""
     from ser.errors import InputFileError
+    from ser.limits import MAX_TEXT_MODEL_BYTES, check_file_size
 
+    check_file_size(path, MAX_TEXT_MODEL_BYTES, "text model file")  # before torch reads a byte of it
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise InputFileError(path, "no such model file") from None
     except Exception as exc:  # noqa: BLE001 - any unreadable file is reported the same way
-        raise InputFileError(path, f"not a ser text model ({type(exc).__name__}: {exc})") from None
+        from ser.errors import torch_load_refusal
+
+        raise InputFileError(path, f"not a ser text model ({torch_load_refusal(exc)})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise InputFileError(path, f"not a ser text model (expected format {FORMAT})")
     config = TextModelConfig.from_dict(payload["config"])

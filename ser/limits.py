@@ -1,0 +1,94 @@
+"""Input size limits, checked before anything is read into memory, so hostile or broken input costs a
+clear error instead of gigabytes and minutes (issue 14). Each limit is far above any real input; the
+README's "Limits and trust model" lists them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+from ser.errors import InputFileError
+
+#: one turn of `ser converse` (characters): a long monologue is a few thousand; the model's cost grows with it
+MAX_TURN_CHARS = 100_000
+#: one line of a data-dir map, a list file or a turn stream, read before the line is split
+MAX_LINE_CHARS = 1_000_000
+#: a JSON or YAML file ser reads whole (conversation JSON, configs, results)
+MAX_DOC_BYTES = 256 * 1024**2
+#: a text model file (`model.pt` of `ser text-train`); bundles have their own limits in ser.bundle
+MAX_TEXT_MODEL_BYTES = 2 * 1024**3
+
+
+def check_file_size(path: str | Path, limit: int, what: str) -> None:
+    """Refuse a file larger than `limit` bytes by its size on disk alone (a sparse file costs nothing to check)."""
+    try:
+        size = Path(path).stat().st_size
+    except FileNotFoundError:
+        raise InputFileError(path, f"no such {what}") from None
+    if size > limit:
+        raise InputFileError(path, f"{size} bytes is more than a {what} may hold ({limit}); not read")
+
+
+def bounded_lines(handle: IO[str], limit: int = MAX_LINE_CHARS) -> Iterator[tuple[int, str | None]]:
+    """(line number, line without its end) for each line, or (number, None) for a line longer than `limit`
+    characters; the rest of a long line is read and dropped in `limit`-sized pieces, so memory stays bounded.
+
+    A pipe's line is yielded as soon as it is complete (readline does not wait for more)."""
+    lineno = 0
+    while True:
+        line = handle.readline(limit + 1)
+        if not line:
+            return
+        lineno += 1
+        if len(line) > limit and not line.endswith("\n"):
+            while line and not line.endswith("\n"):
+                line = handle.readline(limit + 1)
+            yield lineno, None
+            continue
+        yield lineno, line.rstrip("\r\n")
+
+
+def load_json_file(path: str | Path, what: str = "JSON file") -> Any:
+    """A JSON file, refused with the file named when it is too large, not UTF-8, malformed or nested too deep."""
+    check_file_size(path, MAX_DOC_BYTES, what)
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputFileError(path, f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise InputFileError(path, f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise InputFileError(path, "JSON nested too deeply to read (a hostile or broken file)") from None
+
+
+def load_yaml_file(path: str | Path, what: str = "YAML file") -> Any:
+    """A YAML file (safe_load), refused like load_json_file; YAML syntax errors name the file too."""
+    import yaml
+
+    check_file_size(path, MAX_DOC_BYTES, what)
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputFileError(path, f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})") from None
+    except yaml.YAMLError as exc:
+        raise InputFileError(path, f"not valid YAML ({' '.join(str(exc).split())})") from None
+    except RecursionError:
+        raise InputFileError(path, "YAML nested too deeply to read (a hostile or broken file)") from None
+
+
+def decode_line(raw: bytes, path: str | Path, lineno: int) -> str:
+    """One line of a UTF-8 text file; a bad byte or a NUL is an error naming the file, line and byte."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{path}:{lineno}", f"not UTF-8 text (byte {raw[exc.start]:#04x} at column {exc.start + 1}); "
+                             "save the file as UTF-8") from None
+    if "\0" in text:
+        raise InputFileError(f"{path}:{lineno}", f"NUL byte at column {text.index(chr(0)) + 1} (a binary or damaged file)")
+    return text
+
+
+__all__ = ["MAX_DOC_BYTES", "MAX_LINE_CHARS", "MAX_TEXT_MODEL_BYTES", "MAX_TURN_CHARS", "bounded_lines",
+           "check_file_size", "decode_line", "load_json_file", "load_yaml_file"]
