@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from ser.augment_config import AugmentConfig, make_augment_config
 from ser.errors import SerError
 
 BALANCING = ("class_weight", "upsample", "none")
@@ -58,6 +59,7 @@ class ExperimentConfig:
     normalization: str = "speaker"  # a mode of ser.normalization
     classes: list[str] = field(default_factory=list)  # empty: the sorted labels of the data dir
     train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # training-time augmentation (ser.augment)
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -66,6 +68,7 @@ class ExperimentConfig:
         normalization_class(self.normalization)  # an unknown mode is an error naming the known ones
         if isinstance(self.train, dict):
             self.train = make_dataclass(TrainConfig, self.train, "train")
+        self.augment = make_augment_config(self.augment)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -24,6 +24,8 @@ OPTIONAL_UTT_MAPS = (
     "utt2dialog",
     "utt2turn",
     "utt2corpus",
+    "utt2orig",  # augmented copies (ser.frontend.perturb): copy -> original utterance
+    "utt2perturb",  # augmented copies: the perturbation that made each
     "text",
     "utt2num_frames",
     "feats.scp",

@@ -57,6 +57,16 @@ def resolve_features(cfg: ExperimentConfig, table: FeatureTable) -> ExperimentCo
     return out
 
 
+def check_augment(cfg: ExperimentConfig, table: FeatureTable) -> None:
+    """Augmentation the model cannot use, or copies the feature dir lacks, fail before any fold trains."""
+    from ser.augment_config import check_applicable
+    from ser.models.registry import get_encoder
+
+    check_applicable(cfg.augment, cfg.encoder, get_encoder(cfg.encoder).kind != "estimator", table.frame_level)
+    if cfg.augment.copies:
+        table.copy_table().select(cfg.augment.copies, [], [])
+
+
 def model_selection_of(cfg: ExperimentConfig) -> str:
     if not classifier_class(cfg.encoder).selects_on_validation:
         return "none (fixed settings; trained on train + valid speakers)"
@@ -77,6 +87,7 @@ def protocol_of(cfg: ExperimentConfig, feat_dir: Path, folds_dir: Path, classes:
         "classes": classes,
         "balance": cfg.train.balance,
         "model selection": model_selection_of(cfg),
+        "augmentation": cfg.augment.describe(),
         "feat_dir": str(feat_dir.resolve()),
         "folds_dir": str(folds_dir.resolve()),
         **({"label_space": table.label_space} if table.label_space else {}),
@@ -112,16 +123,27 @@ class TrainedModel:
 
 
 def fit_model(cfg: ExperimentConfig, table: FeatureTable, train_utts: Sequence[str], valid_utts: Sequence[str],
-              classes: Sequence[str], workdir: Path, log) -> TrainedModel:
-    """Fit the normaliser and the classifier of `cfg` on one fold's training (and validation) utterances."""
+              classes: Sequence[str], workdir: Path, log, held_out: Sequence[str] = ()) -> TrainedModel:
+    """Fit the normaliser and the classifier of `cfg` on one fold's training (and validation) utterances.
+
+    With `augment.copies`, augmented copies of the fold's training utterances join the training set; copies of
+    validation or `held_out` (test) utterances never do (``ser.copies``)."""
+    from ser.copies import training_copies
+
     model = make_classifier(cfg, classes, table.frame_level)
+    fold_train, held = list(train_utts), list(valid_utts) + list(held_out)
     train_utts, valid_utts = list(train_utts), list(valid_utts)
     if not model.selects_on_validation:
         train_utts, valid_utts = train_utts + valid_utts, []
     norm = table.normalization(cfg.normalization, train_utts)
     train = table.labelled(train_utts, classes, norm, log)
     valid = table.labelled(valid_utts, classes, norm, log)
+    copies = training_copies(cfg.augment, table, fold_train, held, classes, norm, log)
+    if copies is not None:
+        train = train + copies
     record = model.fit(train, valid, workdir, log)
+    if copies is not None:
+        record["augmented_copies"] = len(copies.utts)
     speakers = set(train.speakers) | (set(valid.speakers) if record.get("refit") else set())
     return TrainedModel(model, norm, record, sorted(speakers))
 
@@ -169,6 +191,7 @@ def evaluate(
     plan = read_plan(folds_dir, table.data, allow_missing=True)
     classes = resolve_classes(cfg, table.data)
     make_classifier(cfg, classes, table.frame_level)  # a wrong model for these features fails before any fold
+    check_augment(cfg, table)
     config_file = exp_dir / "config.yaml"
     if config_file.is_file():
         # through load_config, so a setting added to the toolkit later (at its default) is no difference
@@ -211,7 +234,7 @@ def _run_fold(cfg: ExperimentConfig, table: FeatureTable, fold, name: str, class
     try:
         log(f"fold {name}: train {len(fold.train)} ({', '.join(fold.train_speakers)}), valid {len(fold.valid)} "
             f"({', '.join(fold.valid_speakers)}), test {len(fold.test)} ({', '.join(fold.test_speakers)})")
-        trained = fit_model(cfg, table, fold.train, fold.valid, classes, fold_dir, log)
+        trained = fit_model(cfg, table, fold.train, fold.valid, classes, fold_dir, log, held_out=fold.test)
         test = table.labelled(fold.test, classes, trained.normalization, log)
         post = trained.classifier.posteriors(test.inputs)
         truth = [classes[i] for i in test.labels]

@@ -74,6 +74,15 @@ class FeatureTable:
         labels = self.feat_dir / LABELS_FILE
         #: the data dir's label space (classes and per-corpus mapping of `ser combine`), recorded in experiments
         self.label_space = yaml.safe_load(labels.read_text(encoding="utf-8")) if labels.is_file() else None
+        self._copies = None
+
+    def copy_table(self):  # -> ser.copies.CopyTable
+        """The augmented copies in this feature dir's augment/ folder, read once (only when a config asks for them)."""
+        if self._copies is None:
+            from ser.copies import CopyTable
+
+            self._copies = CopyTable(self.feat_dir)
+        return self._copies
 
     @property
     def utts(self) -> list[str]:

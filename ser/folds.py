@@ -43,6 +43,7 @@ under `python -O`) when a plan is built and again when `read_plan` reads it back
 For `loco`, corpus-disjointness (the test corpus in neither train nor valid) is checked the same way,
 against the data dir's `utt2corpus`.
 A fold whose test set lacks a class is allowed; plan.yaml lists it under the fold and in `notes`.
+A data dir holding augmented copies (`utt2orig`) is refused: folds are built from originals only.
 """
 
 from __future__ import annotations
@@ -468,6 +469,9 @@ def build_plan(data: DataDir, kind: str = "loso", groups: int | None = None) -> 
     utt2spk = data.utt2spk
     if not utt2spk:
         raise FoldError(f"{where}: no utterances")
+    if data.get("utt2orig"):  # a copy as a speaker of its own would put a test speaker's voice in training
+        raise FoldError(f"{where} holds augmented copies (utt2orig): build folds from the originals; copies join a "
+                        "fold's training set through `augment.copies` (only those of its training utterances)")
     utt2emo = data.get("utt2emo")
     if utt2emo is not None:
         missing = sorted(set(utt2spk) - set(utt2emo))

@@ -2,8 +2,10 @@
 
 What is audio-specific lives here: length-bucketed padded batches (``ser.inference``), class balancing by
 loss weights N/(C n_c) or minority up-sampling, auxiliary speaker/gender targets for multitask heads, and
-selection by validation UAR. Repeatability: epoch e seeds its shuffling and dropout with (seed, e), so a run
-resumed from the checkpoint of epoch e continues exactly as the uninterrupted run would have.
+selection by validation UAR, and the config's feature-level augmentation (``ser.augment``: masking of the
+padded batch, mixup after pooling) on training batches only. Repeatability: epoch e seeds its shuffling,
+crops, augmentation draws and dropout with (seed, e), so a run resumed from the checkpoint of epoch e
+continues exactly as the uninterrupted run would have.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class AudioTask:
             self.index = upsample_indices(train.labels, np.random.default_rng(tc.seed))
         self.lengths = train.lengths[self.index]
         self.rng = np.random.default_rng(tc.seed)
+        self.augment = cfg.augment
 
     def clip_parameters(self) -> Iterable[torch.Tensor]:
         return self.model.parameters()
@@ -98,10 +101,19 @@ class AudioTask:
         return (self.index[batch] for batch in make_batches(self.lengths, self.tc.batch_size, self.rng))
 
     def loss(self, idx: np.ndarray) -> tuple[torch.Tensor, int]:
+        from ser import augment
+
         x, lens = collate([self.train.inputs[i] for i in idx], self.frame_level, self.tc.max_frames, self.rng)
+        if self.augment.spec_augment is not None:
+            x = augment.spec_augment(x, lens, self.augment.spec_augment, self.rng)
         targets = {task: torch.from_numpy(t[idx]).to(self.device) for task, t in self.targets.items()}
-        outputs = self.model(x.to(self.device), lens)
-        return self.model.loss(outputs, targets, class_weights=self.class_weights), len(idx)
+        if self.augment.mixup is None:
+            outputs = self.model(x.to(self.device), lens)
+            return self.model.loss(outputs, targets, class_weights=self.class_weights), len(idx)
+        embedding, _ = self.model.encode(x.to(self.device), lens)
+        lam, partner = augment.mixup_draw(len(idx), self.augment.mixup, self.rng)
+        outputs = self.model.heads(augment.mix(embedding, lam, partner))
+        return augment.mixup_loss(self.model, outputs, targets, lam, partner, class_weights=self.class_weights), len(idx)
 
     def validate(self) -> dict[str, float] | None:
         if not self.valid.utts:

@@ -12,7 +12,16 @@ EXAMPLES = [
     "ser extract --features emobase78 --nj 2 data/emodb feats/emodb_emobase78",
     "ser extract --features mfcc_pitch28 path/to/wav_folder feats/my_clips   # a plain folder, no labels needed",
     "ser extract --features emobase78 --set average_frames=5 data/iemocap feats/iemocap_avg5",
+    "ser extract --features emobase78_avg5 --speed-perturb 0.9,1.1 data/emodb feats/emodb   # + feats/emodb/augment/sp0.9-*, sp1.1-*",
+    "ser extract --features emobase78_avg5 --noise-snr 10,20 --noise-dir my_noises data/emodb feats/emodb",
 ]
+
+
+def _numbers(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got '{text}'") from None
 
 
 def add_cluster(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override a feature-set field, e.g. average_frames=5 (repeatable)")
     parser.add_argument("--overwrite", action="store_true", help="discard features already in out_dir instead of resuming")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    aug = parser.add_argument_group("augmented copies (training only; written to OUT_DIR/augment, see `augment.copies` in a config)")
+    aug.add_argument("--speed-perturb", type=_numbers, default=[], metavar="F,F",
+                     help="speed factors, e.g. 0.9,1.1: copies sp0.9-<utt> ... lasting 1/F as long (1.0 = the original, skipped)")
+    aug.add_argument("--noise-snr", type=_numbers, default=[], metavar="DB,DB",
+                     help="additive noise at these SNRs in dB: copies snr10-<utt> ...")
+    aug.add_argument("--noise-dir", help="folder of noise recordings for --noise-snr (default: white noise)")
+    aug.add_argument("--gain-db", type=_numbers, default=[], metavar="DB,DB", help="gain copies gain-6-<utt> ...")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,7 +79,24 @@ def run(args: argparse.Namespace) -> int:
         f"{len(result.failures)} failed; {result.dim}-d '{fs.name}'",
         file=sys.stderr,
     )
-    if result.failures:
+    failed = bool(result.failures)
+    if failed:
         print(f"failures are listed in {Path(args.out_dir) / 'failed.txt'}", file=sys.stderr)
-        return 1
-    return 0
+    if args.speed_perturb or args.noise_snr or args.gain_db:
+        from ser.frontend.extract import extract_copies
+        from ser.frontend.perturb import plan_perturbations
+
+        if args.noise_dir and not args.noise_snr:
+            from ser.errors import SerError
+
+            raise SerError("--noise-dir needs --noise-snr (the SNRs to add its noise at)")
+        kinds = plan_perturbations(args.speed_perturb, args.noise_snr, args.gain_db, args.noise_dir)
+        done = DataDir.read(Path(args.out_dir))  # copies only of utterances whose features exist
+        copies = extract_copies(done, args.out_dir, fs, kinds, nj=args.nj, overwrite=args.overwrite,
+                                progress=False if args.no_progress else None, cluster=args.cluster)
+        print(f"{copies.out_dir}: {copies.extracted} copies extracted ({', '.join(k for k, _ in kinds)}), "
+              f"{copies.reused} already done, {len(copies.failures)} failed", file=sys.stderr)
+        if copies.failures:
+            print(f"failures are listed in {copies.out_dir / 'failed.txt'}", file=sys.stderr)
+            failed = True
+    return 1 if failed else 0

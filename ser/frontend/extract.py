@@ -113,6 +113,7 @@ def _extract(data: DataDir, out_dir: Path, fs: FeatureSet, nj: int, overwrite: b
         print(f"ser extract: {problem}", file=sys.stderr)
         result.failures.append(Failure(utt="-", path=problem.split(":", 1)[0], reason=problem.split(": ", 1)[-1]))
     utts, tasks = [], []
+    perturb = data.get("utt2perturb") or {}  # augmented copies (ser.frontend.perturb) carry their perturbation
     for utt in data.utts:
         if utt in done:
             continue
@@ -122,7 +123,7 @@ def _extract(data: DataDir, out_dir: Path, fs: FeatureSet, nj: int, overwrite: b
             result.failures.append(Failure(utt=utt, path=where, reason="no utt2spk entry (speaker unknown)"))
             continue
         try:
-            tasks.append(data.audio_source(utt))
+            tasks.append(data.audio_source(utt) + ((perturb[utt],) if utt in perturb else ()))
             utts.append(utt)
         except InputFileError as exc:  # e.g. a segments line naming a recording wav.scp lacks: the rest goes on
             print(f"ser extract: {exc} (utterance {utt} skipped)", file=sys.stderr)
@@ -180,3 +181,14 @@ def _num_frames(scp: Path) -> dict[str, int]:
 
 def _write_failures(path: Path, failures: list[Failure]) -> None:
     write_text_atomic(path, "".join(f"{f.utt}\t{f.path}\t{f.reason}\n" for f in failures))
+
+
+def extract_copies(data: DataDir, out_dir: str | Path, fs: FeatureSet, kinds: list, nj: int = 1, overwrite: bool = False,
+                   progress: bool | None = None, cluster: str | None = None) -> ExtractResult:
+    """Features of augmented copies (``ser.frontend.perturb``) of `data` into `out_dir`/augment, a data dir of its
+    own beside the originals: folds, statistics and tests built from `out_dir` never see a copy."""
+    from ser.frontend.perturb import AUGMENT_DIR, augment_datadir
+
+    copies = augment_datadir(data, kinds)
+    return extract(copies, Path(out_dir) / AUGMENT_DIR, fs, nj=nj, overwrite=overwrite, progress=progress,
+                   cluster=cluster)

@@ -17,8 +17,8 @@ from ser.audio import open_audio
 from ser.errors import InputFileError
 from ser.frontend.featureset import FeatureSet
 
-#: (audio path, start s or None, end s or None)
-Task = tuple[str, "float | None", "float | None"]
+#: (audio path, start s or None, end s or None), plus a perturbation line (utt2perturb) for an augmented copy
+Task = tuple
 
 _WORKER: dict[str, Any] = {}
 
@@ -71,8 +71,15 @@ def featurise_samples(fs: FeatureSet, extractor: Any, samples: np.ndarray, rate:
 def featurise_task(task: Task) -> tuple[np.ndarray | None, str | None]:
     """`featurise` in a worker (after `init_featuriser`): (features, None) or (None, reason); never raises
     for one bad clip, so the rest of the batch goes on."""
-    path, start, end = task
+    path, start, end = task[:3]
     try:
+        if len(task) > 3:  # an augmented copy: perturb the clip's samples, then the same featurisation
+            from ser.frontend.perturb import Perturbation, apply_perturbation
+
+            fs = _WORKER["fs"]
+            samples = apply_perturbation(open_audio(path).read(start, end, fs.sample_rate), fs.sample_rate,
+                                         Perturbation.from_line(task[3]))
+            return featurise_samples(fs, _WORKER["extractor"], samples, fs.sample_rate, path), None
         return featurise(_WORKER["fs"], _WORKER["extractor"], path, start, end), None
     except InputFileError as exc:
         return None, exc.reason
