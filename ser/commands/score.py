@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ser.bundle import load_bundle, resolve_model_path
     from ser.errors import SerError
-    from ser.score import Scorer, collect_clips, format_table, read_utt2spk, segment_clips, write_csv, write_jsonl
+    from ser.score import Scorer, collect_clips, format_table, read_utt2spk, segment_clips
 
     if args.plot and args.segment != "vad":
         raise SerError("--plot draws a timeline: use it with --segment vad")
@@ -95,18 +95,9 @@ def run(args: argparse.Namespace) -> int:
                                                if args.vad == "auto" and method == "energy" else ""), file=sys.stderr)
         clips = segment_clips(clips, VADConfig(max_segment=args.max_segment), method)
     scorer = Scorer(bundle, threads=args.threads)
-    result = scorer.score(clips, nj=args.nj, threads=args.threads, cluster=args.cluster)
-    if args.json:
-        write_jsonl(result, sys.stdout)
-    else:
+    result = _write_rows(args, scorer, clips, any(c.reference is not None for c in clips))
+    if not args.json:
         sys.stdout.write(format_table(result))
-    if args.csv:
-        from ser.fileio import atomic_write
-
-        from ser.lock import OutputLock
-
-        with OutputLock(args.csv, of_file=True), atomic_write(args.csv) as out:
-            write_csv(result, out)
     if args.plot:
         from ser.score import plot_timeline
 
@@ -128,6 +119,33 @@ def run(args: argparse.Namespace) -> int:
         print(f"ser score: {result.failures} of {len(result.results)} clips could not be scored", file=sys.stderr)
         return 1
     return 0
+
+
+def _write_rows(args: argparse.Namespace, scorer, clips, labelled: bool):  # labelled: a reference column
+    """Score, putting each row on disk as soon as it is final (--csv: flushed and fsynced; --json: flushed on
+    stdout), so a run killed midway keeps the rows done; the table needs every row's width and comes at the end."""
+    import sys
+    from contextlib import ExitStack
+
+    from ser.fileio import line_by_line
+    from ser.lock import OutputLock
+    from ser.score import ScoreRun, csv_cells, csv_header, csv_line, json_line
+
+    result = ScoreRun(classes=scorer.classes)
+    with ExitStack() as stack:
+        write_csv = None
+        if args.csv:
+            stack.enter_context(OutputLock(args.csv, of_file=True))
+            write_csv = stack.enter_context(line_by_line(args.csv))
+            write_csv(csv_line(csv_header(scorer.classes, labelled)))
+        for row in scorer.stream(clips, nj=args.nj, threads=args.threads, cluster=args.cluster):
+            result.results.append(row)
+            if write_csv is not None:
+                write_csv(csv_line(csv_cells(row, scorer.classes, labelled)))
+            if args.json:
+                sys.stdout.write(json_line(row, scorer.classes, labelled))
+                sys.stdout.flush()
+    return result
 
 
 def _report_metrics(args: argparse.Namespace, result, mapped, bundle) -> None:

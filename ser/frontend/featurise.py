@@ -78,3 +78,8 @@ def featurise_task(task: Task) -> tuple[np.ndarray | None, str | None]:
         return None, exc.reason
     except Exception as exc:  # an extractor crash on one file must not stop the batch
         return None, f"feature extraction failed: {type(exc).__name__}: {exc}"
+
+
+def lost_task(task: Task, reason: str) -> tuple[None, str]:
+    """What `featurise_task` would have returned for a clip whose worker process died (``ser.parallel``'s on_lost)."""
+    return None, reason
