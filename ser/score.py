@@ -13,7 +13,9 @@ a speaker falls back to the training speakers' pooled statistics. Features come 
 non-torch one scores without importing torch.
 
 Long recordings (`segment="vad"`) are cut by the streaming VAD of `ser.segment`; each segment
-is one row (a timeline) and only the segment being featurised is held as audio.
+is one row (a timeline) and only the segment being featurised is held as audio. Without VAD, a file longer than
+`max_clip` seconds is cut into equal windows (`window_long_clips`), a row each, so memory stays flat in file
+length and no hour-long file gets a single label from a model that learnt from utterances.
 
 A data dir's utt2emo gives each clip a reference label (`Clip.reference`, a column of the rows);
 ``ser.score_metrics`` compares the labels with it.
@@ -188,6 +190,33 @@ def segment_clips(clips: list[Clip], vad_cfg=None, method: str = "energy") -> li
             continue
         spk = clip.speaker if clip.speaker is not None else clip.id
         out.extend(Clip(id=clip.id, path=clip.path, speaker=spk, start=s, end=e) for s, e in segments)
+    return out
+
+
+def window_long_clips(clips: list[Clip], max_clip: float, window: float) -> list[Clip]:
+    """Whole files longer than `max_clip` s become consecutive windows of about `window` s, one row each, the
+    recording their speaker (as VAD segments are). Why: the models learnt from utterances of a few seconds, one
+    label for an hour says nothing, and a whole-file pass (functionals need one) would hold the hour's audio."""
+    from ser.audio import open_audio
+
+    out: list[Clip] = []
+    for clip in clips:
+        if clip.error or clip.start is not None or max_clip <= 0:
+            out.append(clip)
+            continue
+        try:
+            duration = open_audio(clip.path).duration
+        except InputFileError as exc:
+            out.append(Clip(id=clip.id, path=clip.path, speaker=clip.speaker, error=exc.reason, reference=clip.reference))
+            continue
+        if duration <= max_clip:
+            out.append(clip)
+            continue
+        parts = int(np.ceil(duration / window))
+        step = duration / parts
+        spk = clip.speaker if clip.speaker is not None else clip.id
+        out.extend(Clip(id=clip.id, path=clip.path, speaker=spk, start=round(i * step, 3),
+                        end=round(min(duration, (i + 1) * step), 3)) for i in range(parts))
     return out
 
 

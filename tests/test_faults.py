@@ -144,3 +144,30 @@ def test_score_goes_on_after_a_worker_is_killed(emodb_dir, tmp_path):
     assert "a worker process died" in err and "Traceback" not in err
     rows = list(csv.DictReader(csv_path.open()))
     assert len(rows) == 80 and proc.returncode == 0 and all(r["label"] for r in rows)
+
+
+def test_long_files_are_scored_as_windows(emodb_dir, tmp_path, capsys):
+    """A file over --max-clip becomes windows of about --max-segment s, a row each (the recording is their
+    speaker); --max-clip 0 scores it whole, as before."""
+    import json
+
+    import numpy as np
+    import soundfile as sf
+
+    from ser.cli import main
+
+    x = np.concatenate([sf.read(f, dtype="float32")[0] for f in sorted(emodb_dir.glob("*.wav"))[:30]])
+    path = tmp_path / "long.wav"
+    sf.write(path, x, 16000)
+    seconds = x.size / 16000
+    assert seconds > 60
+    capsys.readouterr()
+    assert main(["score", "--json", "--max-clip", "60", str(path)]) == 0
+    out = capsys.readouterr()
+    rows = [json.loads(line) for line in out.out.splitlines()]
+    assert len(rows) == int(np.ceil(seconds / 10)) and "scored as windows" in out.err
+    assert rows[0]["start"] == 0 and abs(rows[-1]["end"] - seconds) < 0.01
+    assert all(abs(a["end"] - b["start"]) < 1e-6 for a, b in zip(rows, rows[1:])) and all(r["end"] - r["start"] <= 10 for r in rows)
+    assert {r["speaker"] for r in rows} == {str(path)} and all(r["label"] for r in rows)
+    assert main(["score", "--json", "--max-clip", "0", str(path)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1

@@ -29,7 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vad", choices=["auto", "silero", "energy"], default="auto",
                         help="detector for --segment vad: silero (silero-vad's packaged model; `pip install "
                              "'ser[vad]'`), energy (built in, for clean recordings), auto: silero when installed")
-    parser.add_argument("--max-segment", type=float, default=10.0, help="with --segment vad: split longer speech (s)")
+    parser.add_argument("--max-segment", type=float, default=10.0,
+                        help="with --segment vad: split longer speech (s); the window length for --max-clip")
+    parser.add_argument("--max-clip", type=float, default=60.0,
+                        help="without --segment vad: files longer than this (s) are scored as consecutive windows of "
+                             "--max-segment s, a row each (memory flat in file length; 0: score whole files)")
     parser.add_argument("--plot", help="with --segment vad: draw the emotion timeline to this PNG")
     parser.add_argument("--json", action="store_true", help="JSON lines on stdout instead of the table")
     parser.add_argument("--csv", help="also write the rows to this CSV file")
@@ -94,6 +98,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"segments: {method} VAD" + (" (silero-vad is not installed: pip install 'ser[vad]')"
                                                if args.vad == "auto" and method == "energy" else ""), file=sys.stderr)
         clips = segment_clips(clips, VADConfig(max_segment=args.max_segment), method)
+    else:
+        from ser.score import window_long_clips
+
+        count = len(clips)
+        clips = window_long_clips(clips, args.max_clip, args.max_segment)
+        if len(clips) > count and not args.quiet:
+            print(f"note: files longer than {args.max_clip:g} s are scored as windows of about {args.max_segment:g} s "
+                  "(--max-clip 0 scores them whole)", file=sys.stderr)
     scorer = Scorer(bundle, threads=args.threads)
     result = _write_rows(args, scorer, clips, any(c.reference is not None for c in clips))
     if not args.json:
