@@ -241,7 +241,7 @@ def test_blockwise_features_equal_one_pass(emodb_dir, tmp_path, monkeypatch, nam
     fs = load_feature_set(name)
     extractor = fs.build()
     assert extractor.blockwise
-    whole = fz.featurise(fs, extractor, str(path))  # 14 s: shorter than one 60 s block, one pass
+    whole = fz.featurise(fs, extractor, str(path))  # 14 s: shorter than one 20 s block, one pass
     np.testing.assert_array_equal(whole, fz.featurise_samples(fs, extractor, open_audio(path).read(), 16000))
     monkeypatch.setattr(fz, "BLOCK_SECONDS", 3.0)
     calls = []
