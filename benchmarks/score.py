@@ -191,7 +191,7 @@ def memory_in_length(model: Path, files: list[str], work: Path, minutes: tuple[f
         shutil.rmtree(work / f"feats_{m:g}", ignore_errors=True)
         rec.unlink()
     for verb, values in peaks.items():
-        ratios = ", ".join(f"{m:g} min {v / values[0]:.2f}" for m, v in zip(minutes, values))
+        ratios = ", ".join(f"{m:.3g} min {v / values[0]:.2f}" for m, v in zip(minutes, values))
         print(f"memory {verb}: peak RSS ratio to the {minutes[0] * 60:g} s file: {ratios} (flat: <= 1.2)")
 
 
