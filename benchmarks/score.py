@@ -12,7 +12,12 @@ All numbers come from this one run on this machine (shared and noisy: only ratio
 Without `--model` the built-in default model is timed (what `ser score clip.wav` runs); `--tiny-gagru`
 trains a small GA-GRU bundle on 3 EmoDB speakers first (a few seconds) to time a frame-level model instead.
 
+  * with `--memory`: peak RSS in file length (issue 14): `ser score` (long files scored as windows) and
+    `ser extract --features emobase78` (LLDs in blocks) on 10 s, 10 min and 60 min recordings made of EmoDB
+    clips (temp WAVs, deleted), each ratio to the 10 s run printed (flat: <= 1.2). `--memory-only` skips the rest.
+
     .venv/bin/python benchmarks/score.py [--model M.ser | --tiny-gagru] [--emodb-dir ../shared/data/emodb] [--nj 2] [--long-minutes 60]
+    .venv/bin/python benchmarks/score.py --memory-only
 """
 
 from __future__ import annotations
@@ -83,6 +88,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warm-runs", type=int, default=10)
     parser.add_argument("--long-minutes", type=float, default=0.0, help="also time --segment vad on a recording this long")
+    parser.add_argument("--memory", action="store_true", help="also peak RSS of score and extract on 10 s / 10 min / 60 min files")
+    parser.add_argument("--memory-only", action="store_true", help="only the --memory part")
     args = parser.parse_args()
     emodb = Path(args.emodb_dir)
     files = sorted(str(p) for p in emodb.glob("*.wav"))
@@ -101,6 +108,10 @@ def run(args: argparse.Namespace, emodb: Path, files: list[str], work: Path) -> 
 
     model = tiny_bundle(emodb, work) if args.tiny_gagru else Path(args.model) if args.model else DEFAULT_MODEL
     print(f"model: {model}")
+    if args.memory or args.memory_only:
+        memory_in_length(model, files, work)
+    if args.memory_only:
+        return 0
     clip = min(files, key=lambda f: abs(sf.info(f).duration - 3.0))
     clip_s = sf.info(clip).duration
     ser = [sys.executable, "-m", "ser", "score", "--model", str(model), "--quiet"]
@@ -155,6 +166,33 @@ def run(args: argparse.Namespace, emodb: Path, files: list[str], work: Path) -> 
         small, large = peaks.values()
         print(f"memory: peak RSS ratio {args.long_minutes:g} min / {args.long_minutes / 4:g} min = {large / small:.2f} (flat = ~1)")
     return 0
+
+
+def memory_in_length(model: Path, files: list[str], work: Path, minutes: tuple[float, ...] = (10 / 60, 10, 60)) -> None:
+    """Peak RSS (whole process tree) of `ser score` and `ser extract` on recordings of each length, and the ratio of
+    each to the shortest: flat in file length means <= 1.2."""
+    from ser.datadir import DataDir
+
+    peaks: dict[str, list[float]] = {"score": [], "extract": []}
+    for m in minutes:
+        rec = work / f"rec_{m:g}.wav"
+        seconds = long_recording(files, rec, m)
+        data = work / f"data_{m:g}"
+        DataDir(maps={"wav.scp": {"rec": str(rec)}, "utt2spk": {"rec": "rec"}}).write(data)
+        runs = {"score": quiet([sys.executable, "-m", "ser", "score", "--model", str(model), "--quiet", "--csv",
+                                str(work / "rows.csv"), str(rec)], work / "rows.txt"),
+                "extract": [sys.executable, "-m", "ser", "extract", "--features", "emobase78", "--no-progress", "--overwrite",
+                            str(data), str(work / f"feats_{m:g}")]}
+        for verb, cmd in runs.items():
+            wall, peak, proc = run_measured(cmd)
+            assert proc.returncode == 0, proc.stderr
+            peaks[verb].append(peak)
+            print(f"{verb} {seconds / 60:6.2f} min: peak RSS {peak / 2**20:6.0f} MiB, {wall:6.1f} s ({seconds / wall:.0f}x real time)")
+        shutil.rmtree(work / f"feats_{m:g}", ignore_errors=True)
+        rec.unlink()
+    for verb, values in peaks.items():
+        ratios = ", ".join(f"{m:.3g} min {v / values[0]:.2f}" for m, v in zip(minutes, values))
+        print(f"memory {verb}: peak RSS ratio to the {minutes[0] * 60:g} s file: {ratios} (flat: <= 1.2)")
 
 
 if __name__ == "__main__":

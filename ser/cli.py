@@ -66,8 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "verb", None):
         parser.print_help()
         return 2
+    from ser.parallel import Terminated, stop_workers_on_sigterm
+
     try:
-        return int(args._run(args) or 0)
+        with stop_workers_on_sigterm():
+            return int(args._run(args) or 0)
+    except Terminated:
+        print(f"ser {args.verb}: terminated (SIGTERM); workers stopped, finished results kept", file=sys.stderr)
+        return 143
     except SerError as exc:
         print(f"ser {args.verb}: error: {exc}", file=sys.stderr)
         return 2

@@ -33,6 +33,7 @@ from ser.fileio import atomic_write, write_text_atomic
 from ser.folds import read_plan
 from ser.lock import OutputLock
 from ser.normalization import Normalization, describe
+from ser.progress import Progress
 from ser.report import write_scores
 
 DONE = ".done"
@@ -95,18 +96,26 @@ def protocol_of(cfg: ExperimentConfig, feat_dir: Path, folds_dir: Path, classes:
 
 
 class FoldLogger:
-    """Writes a fold's log lines to train.log and stderr."""
+    """Writes a fold's log lines to train.log and stderr (through `progress`, so a bar is not torn; its epoch
+    shows on the bar)."""
 
-    def __init__(self, path: Path, quiet: bool = False, prefix: str = "") -> None:
+    def __init__(self, path: Path, quiet: bool = False, prefix: str = "", progress: Progress | None = None,
+                 name: str = "") -> None:
         self.handle = open(path, "a", encoding="utf-8")
         self.quiet = quiet
         self.prefix = prefix  # on stderr only, to tell parallel folds apart
+        self.progress, self.name = progress, name
 
     def __call__(self, line: str) -> None:
         self.handle.write(line + "\n")
         self.handle.flush()
+        if self.progress is not None and line.startswith("epoch"):
+            self.progress.status(f"fold {self.name} {' '.join(line.split()[:2])}")
         if not self.quiet:
-            print(self.prefix + line, file=sys.stderr)
+            if self.progress is not None:
+                self.progress.write(self.prefix + line)
+            else:
+                print(self.prefix + line, file=sys.stderr)
 
     def close(self) -> None:
         self.handle.close()
@@ -208,28 +217,33 @@ def evaluate(
     names = plan.names if only_folds is None else list(only_folds)
     # unfinished folds; an unknown fold name fails here, before any training
     todo = {n: plan.fold(n) for n in names if not (exp_dir / f"fold_{n}" / DONE).is_file()}
-    if (nj <= 1 and not cluster) or not todo:
-        for name, fold in todo.items():
-            run_fold(cfg, table, fold, name, classes, exp_dir, quiet)
-    else:
-        run_folds_parallel(cfg, feat_dir, folds_dir, exp_dir, list(todo), classes, quiet, nj, cluster)
+    progress = Progress(len(todo))
+    try:
+        if (nj <= 1 and not cluster) or not todo:
+            for name, fold in todo.items():
+                progress.finished(name, run_fold(cfg, table, fold, name, classes, exp_dir, quiet, progress=progress))
+        else:
+            run_folds_parallel(cfg, feat_dir, folds_dir, exp_dir, list(todo), classes, quiet, nj, cluster, progress)
+    finally:
+        progress.close()
     return exp_dir
 
 
 def run_fold(cfg: ExperimentConfig, table: FeatureTable, fold, name: str, classes: list[str], exp_dir: Path,
-             quiet: bool, prefix: str = "") -> None:
-    """Train and test one fold; scores.tsv, model.ser and .done are written only when it finished."""
+             quiet: bool, prefix: str = "", progress: Progress | None = None) -> str:
+    """Train and test one fold; scores.tsv, model.ser and .done are written only when it finished. Returns a
+    summary for the progress line."""
     fold_dir = exp_dir / f"fold_{name}"
     fold_dir.mkdir(parents=True, exist_ok=True)
     with OutputLock(fold_dir):  # two runs into one experiment must not train the same fold twice
-        _run_fold(cfg, table, fold, name, classes, fold_dir, quiet, prefix)
+        return _run_fold(cfg, table, fold, name, classes, fold_dir, quiet, prefix, progress)
 
 
 def _run_fold(cfg: ExperimentConfig, table: FeatureTable, fold, name: str, classes: list[str], fold_dir: Path,
-              quiet: bool, prefix: str) -> None:
+              quiet: bool, prefix: str, progress: Progress | None = None) -> str:
     if (fold_dir / DONE).is_file():  # finished by another run while this one waited to start it
-        return
-    log = FoldLogger(fold_dir / "train.log", quiet, prefix)
+        return "finished by another run"
+    log = FoldLogger(fold_dir / "train.log", quiet, prefix, progress, name)
     tick = time.perf_counter()
     try:
         log(f"fold {name}: train {len(fold.train)} ({', '.join(fold.train_speakers)}), valid {len(fold.valid)} "
@@ -246,22 +260,24 @@ def _run_fold(cfg: ExperimentConfig, table: FeatureTable, fold, name: str, class
         write_text_atomic(fold_dir / DONE, "")
     finally:
         log.close()
+    return f"test accuracy {correct}/{len(truth)}"
 
 
 def _fold_worker(task: tuple) -> str:
-    """One fold in a worker process: it reloads the features itself (cheaper than pickling them)."""
+    """One fold in a worker process: it reloads the features itself (cheaper than pickling them); returns the
+    fold's summary."""
     cfg_dict, feat_dir, folds_dir, exp_dir, name, classes, quiet, threads = task
     cfg = ExperimentConfig(**copy.deepcopy(cfg_dict))
     if threads:
         cfg.train.threads = threads
     table = FeatureTable(Path(feat_dir))
     plan = read_plan(Path(folds_dir), table.data, allow_missing=True)
-    run_fold(cfg, table, plan.fold(name), name, classes, Path(exp_dir), quiet, prefix=f"[fold {name}] ")
-    return name
+    return run_fold(cfg, table, plan.fold(name), name, classes, Path(exp_dir), quiet, prefix=f"[fold {name}] ")
 
 
 def run_folds_parallel(cfg: ExperimentConfig, feat_dir: Path, folds_dir: Path, exp_dir: Path, names: list[str],
-                       classes: list[str], quiet: bool, nj: int, cluster: str | None = None) -> None:
+                       classes: list[str], quiet: bool, nj: int, cluster: str | None = None,
+                       progress: Progress | None = None) -> None:
     """Folds in `nj` processes, each with its share of the CPU threads (small recurrent models use one
     core badly, so two folds side by side nearly halve a LOSO's wall time). A failing fold does not stop
     the others; the first failure is raised after they finish, and finished folds keep their .done."""
@@ -273,10 +289,15 @@ def run_folds_parallel(cfg: ExperimentConfig, feat_dir: Path, folds_dir: Path, e
     tasks = [(cfg.to_dict(), str(feat_dir.resolve()), str(folds_dir.resolve()), str(exp_dir.resolve()), name, classes,
               quiet, threads) for name in names]
     failures: list[tuple[str, BaseException]] = []
-    for task, _, err in completed_map(_fold_worker, tasks, max(nj, 1), start_method="spawn", cluster=cluster):
+    for task, summary, err in completed_map(_fold_worker, tasks, max(nj, 1), start_method="spawn", cluster=cluster):
         if err is not None:
-            print(f"fold {task[4]} failed: {err}", file=sys.stderr)
+            if progress is not None:
+                progress.write(f"fold {task[4]} failed: {err}")
+            else:
+                print(f"fold {task[4]} failed: {err}", file=sys.stderr)
             failures.append((task[4], err))
+        if progress is not None:
+            progress.finished(task[4], "failed" if err is not None else summary)
     if failures:
         name, err = failures[0]
         if isinstance(err, SerError):

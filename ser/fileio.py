@@ -6,7 +6,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Callable, Iterator
 
 
 def _read_umask() -> int:
@@ -48,3 +48,19 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     """Replace `path` with `text` in one atomic step."""
     with atomic_write(path) as handle:
         handle.write(text)
+
+
+@contextmanager
+def line_by_line(path: str | Path) -> Iterator[Callable[[str], None]]:
+    """A writer of lines that are each on disk (flushed, fsynced) once written: a run killed midway leaves every
+    finished line in `path`, where `atomic_write` would leave nothing. For outputs made row by row over a long run
+    (`ser score --csv`); each line goes out in one write, so a kill cannot leave half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        def write(line: str) -> None:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+        yield write

@@ -6,6 +6,13 @@ flight, or results as they finish; a worker initialiser; a clear error instead o
 dies) and should not each carry a copy. ``ProcessPoolExecutor`` raises ``BrokenProcessPool`` on the
 futures of a worker killed from outside (the OOM killer) where ``multiprocessing.Pool`` waits for ever.
 
+Faults: a worker that dies mid-task (kill -9, the OOM killer) breaks the whole local pool, and the pool cannot tell
+which task killed it; `ordered_map` then reruns the tasks that were in flight one at a time in a fresh one-worker
+pool, so a task whose worker dies again alone is the culprit: it alone fails (through `on_lost`, loudly) and the
+rest of the run goes on. Workers die with their parent (`die_with_parent`: Linux's PR_SET_PDEATHSIG, elsewhere a
+thread watching the parent pid), so a kill -9 of `ser` leaves no orphans computing; `stop_workers_on_sigterm`
+makes a plain SIGTERM of the parent terminate its workers and unwind (temp files removed, locks released).
+
 Start methods: `fork` where safe (the parent has run no torch/OpenMP threads: extraction, scoring) because
 workers start at once; `spawn` for fold training, since a forked child of a process whose OpenMP threads
 already ran can deadlock.
@@ -20,9 +27,14 @@ so the experiment dir must be on a filesystem every worker sees. Dask resubmits 
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import multiprocessing as mp
+import os
+import signal
 import sys
+import threading
+import time
 from collections import deque
 from itertools import islice
 from contextlib import contextmanager
@@ -40,11 +52,78 @@ def default_start_method() -> str:
     return "fork" if sys.platform.startswith("linux") else "spawn"
 
 
+#: prctl(2) option: the signal a process gets when the thread that forked it exits
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int, poll: float = 0.5) -> None:
+    """Make this (worker) process die when `parent` does: a worker orphaned by a kill -9 of `ser` would otherwise
+    go on computing for nobody. Linux: PR_SET_PDEATHSIG (SIGKILL); elsewhere, or if prctl fails, a daemon thread
+    polling os.getppid()."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0:
+                if os.getppid() != parent:  # the parent died between fork and prctl
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):
+            pass
+    threading.Thread(target=_watch_parent, args=(parent, poll), daemon=True, name="ser-watch-parent").start()
+
+
+def _watch_parent(parent: int, poll: float) -> None:
+    while os.getppid() == parent:
+        time.sleep(poll)
+    os._exit(1)
+
+
+def _worker_start(parent: int, initializer: Callable[..., None] | None, initargs: Sequence[Any]) -> None:
+    """Every local worker's initialiser: default SIGTERM (a forked worker must not run the parent's handler, which
+    would turn the pool's terminate() into an exception sent back as a result), die with the parent, then the
+    caller's initialiser."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent(parent)
+    if initializer is not None:
+        initializer(*initargs)
+
+
 def process_pool(nj: int, initializer: Callable[..., None] | None = None, initargs: Sequence[Any] = (),
                  start_method: str | None = None) -> Executor:
-    """A local pool of `nj` worker processes."""
+    """A local pool of `nj` worker processes that die with this one."""
     context = mp.get_context(start_method or default_start_method())
-    return ProcessPoolExecutor(max_workers=nj, mp_context=context, initializer=initializer, initargs=tuple(initargs))
+    return ProcessPoolExecutor(max_workers=nj, mp_context=context, initializer=_worker_start,
+                               initargs=(os.getpid(), initializer, tuple(initargs)))
+
+
+class Terminated(BaseException):
+    """Raised in the main thread by SIGTERM (under `stop_workers_on_sigterm`), after the workers were stopped."""
+
+
+def stop_workers() -> None:
+    """Terminate every worker process this process started (pools, Dask's local workers)."""
+    for child in mp.active_children():
+        child.terminate()
+
+
+@contextmanager
+def stop_workers_on_sigterm() -> Iterator[None]:
+    """While inside: SIGTERM terminates the workers and raises `Terminated` in the main thread, so `with` blocks
+    unwind (temp files removed, locks released) instead of the process vanishing with its workers left running.
+    Outside the main thread this does nothing (Python handles signals there only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        stop_workers()
+        raise Terminated(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
@@ -91,44 +170,103 @@ def _executor(nj: int, cluster: str | None, initializer, initargs, start_method)
 
 def ordered_map(fn: Callable[[T], R], tasks: Iterable[T], nj: int, initializer: Callable[..., None] | None = None,
                 initargs: Sequence[Any] = (), start_method: str | None = None, in_flight: int = 0,
-                cluster: str | None = None, chunk: int = 8) -> Iterator[R]:
+                cluster: str | None = None, chunk: int = 8,
+                on_lost: Callable[[T, str], R] | None = None) -> Iterator[R]:
     """`fn(task)` for every task, yielded in task order; with `nj` > 1 (or a `cluster`) in worker processes with at
     most `in_flight` (default 2 x nj) submissions ahead, so memory stays flat however many tasks there are. On a
     cluster, tasks travel in chunks of `chunk` (Kaldi's split_data idea: a network round trip per utterance would
-    cost more than the utterance). With `nj` <= 1 and no cluster everything runs here, after `initializer` once."""
+    cost more than the utterance). With `nj` <= 1 and no cluster everything runs here, after `initializer` once.
+
+    A local worker that dies mid-task: the tasks in flight are rerun one at a time; one whose worker dies again alone
+    yields `on_lost(task, reason)` (without `on_lost`, a SerError ends the run) and the rest goes on."""
     tasks = iter(tasks)
     if nj <= 1 and not cluster:
         if initializer is not None:
             initializer(*initargs)
         yield from map(fn, tasks)
         return
-    size = chunk if cluster else 1
+    if not cluster:
+        yield from _local_ordered(fn, tasks, nj, functools.partial(process_pool, initializer=initializer,
+                                  initargs=initargs, start_method=start_method), in_flight or 2 * nj, on_lost)
+        return
     with _executor(nj, cluster, initializer, initargs, start_method) as (pool, wrap):
         call = wrap(functools.partial(_map_chunk, fn))
         pending: deque[tuple[list[T], Future]] = deque()
-        limit = in_flight or (16 if cluster else 2 * nj)
+        limit = in_flight or 16
         while True:
-            part = list(islice(tasks, size))
+            part = list(islice(tasks, chunk))
             if not part:
                 break
             pending.append((part, pool.submit(call, part)))
             if len(pending) >= limit:
-                yield from _result(*pending.popleft())
+                part, future = pending.popleft()
+                yield from future.result()
         while pending:
-            yield from _result(*pending.popleft())
+            part, future = pending.popleft()
+            yield from future.result()
+
+
+def _local_ordered(fn: Callable[[T], R], tasks: Iterator[T], nj: int, start: Callable[[int], Executor], limit: int,
+                   on_lost: Callable[[T, str], R] | None) -> Iterator[R]:
+    """`ordered_map` on local pools, restarted after a worker death (see the module's "Faults")."""
+    finished_any = False
+    while True:
+        pending: deque[tuple[T, Any]] = deque()
+        with start(nj) as pool:
+            try:
+                for task in tasks:
+                    pending.append((task, None))  # a suspect even if submit finds the pool already broken
+                    pending[-1] = (task, pool.submit(fn, task))
+                    while len(pending) >= limit:
+                        result = pending[0][1].result()
+                        pending.popleft()
+                        finished_any = True
+                        yield result
+                while pending:
+                    result = pending[0][1].result()
+                    pending.popleft()
+                    finished_any = True
+                    yield result
+                return
+            except BrokenProcessPool:
+                suspects = [task for task, _ in pending]
+        print(f"ser: a worker process died (killed, or out of memory?) while working on one of "
+              f"{', '.join(_describe(t) for t in suspects)}; running these again one at a time", file=sys.stderr)
+        for result in _isolated(fn, suspects, start, on_lost, finished_any):
+            finished_any = True
+            yield result
+
+
+def _isolated(fn: Callable[[T], R], suspects: list[T], start: Callable[[int], Executor],
+              on_lost: Callable[[T, str], R] | None, finished_any: bool) -> Iterator[R]:
+    """Each suspect alone in a one-worker pool: the one whose worker dies again is lost; the others finish."""
+    pool: Executor | None = None
+    try:
+        for task in suspects:
+            pool = pool or start(1)
+            try:
+                result = pool.submit(fn, task).result()
+            except BrokenProcessPool:
+                pool.shutdown(wait=True)
+                pool = None
+                if not finished_any:  # no task ever finished: the workers themselves fail (initialiser, imports)
+                    raise SerError(f"worker processes die before finishing any task (last: {_describe(task)}); "
+                                   "run with --nj 1 to see why") from None
+                reason = "its worker process died twice while working on it (killed, or out of memory?)"
+                if on_lost is None:
+                    raise SerError(f"{_describe(task)}: {reason}; results already written are kept") from None
+                print(f"ser: {_describe(task)}: {reason}; the run goes on without it", file=sys.stderr)
+                yield on_lost(task, reason)
+                continue
+            finished_any = True
+            yield result
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _map_chunk(fn: Callable[[T], R], part: Sequence[T]) -> list[R]:
     return [fn(task) for task in part]
-
-
-def _result(task: Any, future: Future) -> Any:
-    """The future's result; a worker that died (kill -9, the OOM killer) is a clear error, not a traceback."""
-    try:
-        return future.result()
-    except BrokenProcessPool:
-        raise SerError(f"a worker process died (killed, or out of memory?) while working on {_describe(task)}; "
-                       "results already written are kept: run the command again to go on") from None
 
 
 def _describe(part: Any) -> str:

@@ -13,7 +13,9 @@ a speaker falls back to the training speakers' pooled statistics. Features come 
 non-torch one scores without importing torch.
 
 Long recordings (`segment="vad"`) are cut by the streaming VAD of `ser.segment`; each segment
-is one row (a timeline) and only the segment being featurised is held as audio.
+is one row (a timeline) and only the segment being featurised is held as audio. Without VAD, a file longer than
+`max_clip` seconds is cut into equal windows (`window_long_clips`), a row each, so memory stays flat in file
+length and no hour-long file gets a single label from a model that learnt from utterances.
 
 A data dir's utt2emo gives each clip a reference label (`Clip.reference`, a column of the rows);
 ``ser.score_metrics`` compares the labels with it.
@@ -197,16 +199,44 @@ def segment_clips(clips: list[Clip], vad_cfg=None, method: str = "energy") -> li
     return out
 
 
+def window_long_clips(clips: list[Clip], max_clip: float, window: float) -> list[Clip]:
+    """Whole files longer than `max_clip` s become consecutive windows of about `window` s, one row each, the
+    recording their speaker (as VAD segments are). Why: the models learnt from utterances of a few seconds, one
+    label for an hour says nothing, and a whole-file pass (functionals need one) would hold the hour's audio."""
+    from ser.audio import open_audio
+
+    out: list[Clip] = []
+    for clip in clips:
+        if clip.error or clip.start is not None or max_clip <= 0:
+            out.append(clip)
+            continue
+        try:
+            duration = open_audio(clip.path).duration
+        except InputFileError as exc:
+            out.append(Clip(id=clip.id, path=clip.path, speaker=clip.speaker, error=exc.reason, reference=clip.reference))
+            continue
+        if duration <= max_clip:
+            out.append(clip)
+            continue
+        parts = int(np.ceil(duration / window))
+        step = duration / parts
+        spk = clip.speaker if clip.speaker is not None else clip.id
+        out.extend(Clip(id=clip.id, path=clip.path, speaker=spk, start=round(i * step, 3),
+                        end=round(min(duration, (i + 1) * step), 3)) for i in range(parts))
+    return out
+
+
 # --- features ----------------------------------------------------------------------------------------
 def extract_features(clips: Sequence[Clip], feature_dict: dict[str, Any], nj: int = 1, threads: int = 1,
                      cluster: str | None = None) -> Iterator[tuple[np.ndarray | None, str | None]]:
     """Features of each clip in order (workers in parallel with `nj` > 1), by `ser extract`'s own function."""
-    from ser.frontend.featurise import featurise_task, init_featuriser
+    from ser.frontend.featurise import featurise_task, init_featuriser, lost_task
     from ser.parallel import ordered_map
 
     tasks = [(c.path, c.start, c.end) for c in clips]
     yield from ordered_map(featurise_task, tasks, nj if len(tasks) > 1 else 1, initializer=init_featuriser,
-                           initargs=(feature_dict, threads if nj <= 1 and not cluster else 1), cluster=cluster)
+                           initargs=(feature_dict, threads if nj <= 1 and not cluster else 1), cluster=cluster,
+                           on_lost=lost_task)
 
 
 # --- scoring -----------------------------------------------------------------------------------------
@@ -272,13 +302,45 @@ class Scorer:
         return run
 
     def score(self, clips: Sequence[Clip], nj: int = 1, threads: int = 1, cluster: str | None = None) -> ScoreRun:
-        todo = [i for i, c in enumerate(clips) if c.error is None]
-        feats: list[np.ndarray | None] = [None] * len(clips)
-        errors: list[str | None] = [c.error for c in clips]
-        fs = self.bundle.feature_set_dict
-        for i, (f, err) in zip(todo, extract_features([clips[i] for i in todo], fs, nj, threads, cluster)):
+        return ScoreRun(classes=self.classes, results=list(self.stream(clips, nj, threads, cluster)))
+
+    def stream(self, clips: Sequence[Clip], nj: int = 1, threads: int = 1, cluster: str | None = None) -> Iterator[ClipResult]:
+        """Rows in input order, each as soon as it is final, so writers can put it on disk before the run ends.
+
+        A row is final when its clip is featurised, except under per-speaker normalisation: a speaker's statistics
+        pool all of the speaker's clips in the run, so their rows wait for the speaker's last clip (a data dir
+        sorted by speaker streams speaker by speaker; one `--speaker` for every clip streams nothing until the end).
+        """
+        grouped = self.normalization.uses_speaker_stats
+        left = Counter(c.speaker for c in clips if grouped and c.error is None and c.speaker is not None)
+        feats: dict[int, np.ndarray | None] = {}
+        errors: dict[int, str | None] = {}
+        waiting: dict[str, list[int]] = {}
+        ready: dict[int, ClipResult] = {}
+        next_row = 0
+        for i, f, err in self._features_in_order(clips, nj, threads, cluster):
             feats[i], errors[i] = f, err
-        return self.score_features(clips, feats, errors)
+            speaker = clips[i].speaker
+            if speaker in left:
+                waiting.setdefault(speaker, []).append(i)
+                left[speaker] -= 1
+                group = waiting.pop(speaker) if left[speaker] == 0 else []
+            else:
+                group = [i]
+            if group:
+                run = self.score_features([clips[j] for j in group], [feats.pop(j) for j in group], [errors.pop(j) for j in group])
+                ready.update(zip(group, run.results))
+            while next_row in ready:
+                yield ready.pop(next_row)
+                next_row += 1
+
+    def _features_in_order(self, clips: Sequence[Clip], nj: int, threads: int,
+                           cluster: str | None) -> Iterator[tuple[int, np.ndarray | None, str | None]]:
+        """(index, features or None, error or None) of every clip in order; clips known bad are not extracted."""
+        extracted = extract_features([c for c in clips if c.error is None], self.bundle.feature_set_dict, nj, threads, cluster)
+        for i, clip in enumerate(clips):
+            f, err = next(extracted) if clip.error is None else (None, clip.error)
+            yield i, f, err
 
 
 def score_feature_dir(scorer: Scorer, feat_dir: str | Path) -> ScoreRun:
@@ -313,24 +375,42 @@ def _row(r: ClipResult, classes: Sequence[str], digits: int = 4, reference: bool
     return row
 
 
+def json_line(r: ClipResult, classes: Sequence[str], reference: bool = False) -> str:
+    """One clip as a JSON line; a `reference` key when the inputs carry reference labels."""
+    return json.dumps(_row(r, classes, 6, reference=reference)) + "\n"
+
+
+def csv_header(classes: Sequence[str], reference: bool = False) -> list[str]:
+    return ["clip", "path", "speaker", "start", "end", "label", "confidence", *(["reference"] if reference else []),
+            *classes, "normalization", "error"]
+
+
+def csv_cells(r: ClipResult, classes: Sequence[str], reference: bool = False) -> list[str]:
+    """One clip's CSV cells; a `reference` column after `label` when the inputs carry reference labels."""
+    post = ["" if r.posteriors is None else f"{p:.6f}" for p in (r.posteriors if r.posteriors is not None else classes)]
+    return [r.clip.id, r.clip.path, r.clip.speaker or "", "" if r.clip.start is None else f"{r.clip.start:.3f}",
+            "" if r.clip.end is None else f"{r.clip.end:.3f}", r.label or "",
+            "" if r.posteriors is None else f"{np.max(r.posteriors):.6f}",
+            *([r.clip.reference or ""] if reference else []), *post, r.normalization, r.error or ""]
+
+
+def csv_line(cells: Sequence[str]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf).writerow(cells)
+    return buf.getvalue()
+
+
 def write_jsonl(run: ScoreRun, out: TextIO) -> None:
     """One JSON object a clip; a `reference` key when the inputs carry reference labels."""
     for r in run.results:
-        out.write(json.dumps(_row(r, run.classes, 6, reference=run.labelled)) + "\n")
+        out.write(json_line(r, run.classes, run.labelled))
 
 
 def write_csv(run: ScoreRun, out: TextIO) -> None:
     """One line a clip; a `reference` column after `label` when the inputs carry reference labels."""
-    w = csv.writer(out)
-    ref = run.labelled
-    w.writerow(["clip", "path", "speaker", "start", "end", "label", "confidence", *(["reference"] if ref else []),
-                *run.classes, "normalization", "error"])
+    out.write(csv_line(csv_header(run.classes, run.labelled)))
     for r in run.results:
-        post = ["" if r.posteriors is None else f"{p:.6f}" for p in (r.posteriors if r.posteriors is not None else run.classes)]
-        w.writerow([r.clip.id, r.clip.path, r.clip.speaker or "", "" if r.clip.start is None else f"{r.clip.start:.3f}",
-                    "" if r.clip.end is None else f"{r.clip.end:.3f}", r.label or "",
-                    "" if r.posteriors is None else f"{np.max(r.posteriors):.6f}",
-                    *([r.clip.reference or ""] if ref else []), *post, r.normalization, r.error or ""])
+        out.write(csv_line(csv_cells(r, run.classes, run.labelled)))
 
 
 def format_table(run: ScoreRun) -> str:

@@ -248,9 +248,9 @@ def test_scp_entries_that_are_shell_commands_are_refused(emodb_dir, tmp_path, ca
     assert not marker.exists()
 
 
-def test_a_killed_worker_ends_the_run_with_a_clear_error_and_keeps_what_is_done(emodb_dir, tmp_path):
-    """kill -9 of one extraction worker (what the OOM killer does): no hang, a one-line error, finished features kept
-    and a rerun completes."""
+def test_a_killed_worker_is_reported_and_the_run_finishes_the_rest(emodb_dir, tmp_path):
+    """kill -9 of one extraction worker (what the OOM killer does): no hang, a one-line note, the utterances it had in
+    flight run again one at a time (``ser.parallel``) and every utterance is extracted."""
     import os
     import signal
     import subprocess
@@ -269,12 +269,9 @@ def test_a_killed_worker_ends_the_run_with_a_clear_error_and_keeps_what_is_done(
     children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
     assert children, "the workers should be running"
     os.kill(int(children[-1]), signal.SIGKILL)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 2 and "a worker process died" in err and "Traceback" not in err
-    kept = (out / "feats.scp").read_text().count("\n")
-    assert 5 <= kept < 120
-    assert subprocess.run(cmd, capture_output=True).returncode == 0
-    assert (out / "feats.scp").read_text().count("\n") == 120
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0 and "a worker process died" in err and "Traceback" not in err
+    assert (out / "feats.scp").read_text().count("\n") == 120 and (out / "failed.txt").read_text() == ""
 
 
 def test_one_writer_per_output_folder(emodb_dir, tmp_path):

@@ -226,3 +226,36 @@ def _time_extractors(extractors, clips, total):
             best = min(best, time.perf_counter() - start)
         lines.append(f"{name}: {best / total:.4f} s per s of audio")
     return lines
+
+
+@pytest.mark.parametrize("name", ["emobase78", "emobase78_avg5", "fbank40", "mfcc13"])
+def test_blockwise_features_equal_one_pass(emodb_dir, tmp_path, monkeypatch, name):
+    """Long audio is featurised in blocks with context (ser.frontend.featurise): the same matrix as one pass, here
+    with 3 s blocks over 14 s of EmoDB speech; audio shorter than a block takes the one-pass path unchanged."""
+    from ser.audio import open_audio
+    from ser.frontend import featurise as fz
+
+    x = np.concatenate([sf.read(f, dtype="float32")[0] for f in sorted(emodb_dir.glob("*.wav"))[:8]])
+    path = tmp_path / "long.wav"
+    sf.write(path, x, 16000)
+    fs = load_feature_set(name)
+    extractor = fs.build()
+    assert extractor.blockwise
+    whole = fz.featurise(fs, extractor, str(path))  # 14 s: shorter than one 20 s block, one pass
+    np.testing.assert_array_equal(whole, fz.featurise_samples(fs, extractor, open_audio(path).read(), 16000))
+    monkeypatch.setattr(fz, "BLOCK_SECONDS", 3.0)
+    calls = []
+    monkeypatch.setattr(fz, "featurise_samples", lambda *a, **k: calls.append(1))  # must not be used now
+    blocks = fz.featurise(fs, extractor, str(path))
+    assert not calls and blocks.shape == whole.shape
+    np.testing.assert_allclose(blocks, whole, rtol=1e-5, atol=1e-4)
+    # a region of the file, as a segments line gives it
+    region = fz.featurise_blocks(fs, extractor, open_audio(path), 2.5, 11.0, block_seconds=3.0)
+    monkeypatch.undo()
+    np.testing.assert_allclose(region, fz.featurise(fs, extractor, str(path), 2.5, 11.0), rtol=1e-5, atol=1e-4)
+
+
+def test_extractors_with_a_whole_utterance_step_are_not_cut(extractors):
+    """mfcc_pitch28 sets its voicing threshold from the loudest frame: blocks would change it, so it reads whole."""
+    assert not getattr(load_feature_set("mfcc_pitch28").build(), "blockwise", False)
+    assert not getattr(load_feature_set("alstm36").build(), "blockwise", False)

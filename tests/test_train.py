@@ -411,3 +411,31 @@ def test_corpus_weights_give_each_corpus_the_same_total():
     assert w[:1].sum() == pytest.approx(w[1:].sum())
     single = LabelledSet(list("ab"), [np.zeros((1, 2))] * 2, np.array([0, 1]), list("xy"), [""] * 2)
     np.testing.assert_allclose(single.corpus_weights(), [1.0, 1.0])
+
+
+def test_evaluate_prints_one_progress_line_per_fold_when_stderr_is_not_a_terminal(emodb_feats, capfd):
+    """Recipes run `ser evaluate --quiet` into logs: each finished fold is one plain line with the count and an ETA."""
+    import re
+
+    root = emodb_feats
+    capfd.readouterr()
+    assert main(["evaluate", "--quiet", "--folds", "03,08", str(root / "feats"), str(root / "folds"), str(root / "exp_progress"),
+                 *TINY_GAGRU, "train.max_epochs=1"]) == 0
+    lines = [line for line in capfd.readouterr().err.splitlines() if line.startswith("fold ")]
+    assert re.fullmatch(r"fold 03 done: test accuracy \d+/12 \(1/2 folds, \d+s elapsed, ETA \d+s\)", lines[0]), lines
+    assert re.fullmatch(r"fold 08 done: test accuracy \d+/12 \(2/2 folds, \d+s elapsed\)", lines[1]), lines
+    assert "\r" not in "".join(lines), "no bar redraws in a log"
+
+
+def test_progress_bar_on_a_terminal_shows_epochs_and_folds():
+    import io
+
+    from ser.progress import Progress
+
+    out = io.StringIO()
+    progress = Progress(2, stream=out, tty=True)
+    progress.status("fold 03 epoch 4")
+    progress.finished("03")
+    progress.close()
+    text = out.getvalue()
+    assert "1/2" in text and "fold 03 epoch 4" in text and "fold 03 done" not in text

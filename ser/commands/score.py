@@ -29,7 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vad", choices=["auto", "silero", "energy"], default="auto",
                         help="detector for --segment vad: silero (silero-vad's packaged model; `pip install "
                              "'ser[vad]'`), energy (built in, for clean recordings), auto: silero when installed")
-    parser.add_argument("--max-segment", type=float, default=10.0, help="with --segment vad: split longer speech (s)")
+    parser.add_argument("--max-segment", type=float, default=10.0,
+                        help="with --segment vad: split longer speech (s); the window length for --max-clip")
+    parser.add_argument("--max-clip", type=float, default=60.0,
+                        help="without --segment vad: files longer than this (s) are scored as consecutive windows of "
+                             "--max-segment s, a row each (memory flat in file length; 0: score whole files)")
     parser.add_argument("--plot", help="with --segment vad: draw the emotion timeline to this PNG")
     parser.add_argument("--json", action="store_true", help="JSON lines on stdout instead of the table")
     parser.add_argument("--csv", help="also write the rows to this CSV file")
@@ -51,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ser.bundle import load_bundle, resolve_model_path
     from ser.errors import SerError
-    from ser.score import Scorer, collect_clips, format_table, read_utt2spk, segment_clips, write_csv, write_jsonl
+    from ser.score import Scorer, collect_clips, format_table, read_utt2spk, segment_clips
 
     if args.plot and args.segment != "vad":
         raise SerError("--plot draws a timeline: use it with --segment vad")
@@ -94,19 +98,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"segments: {method} VAD" + (" (silero-vad is not installed: pip install 'ser[vad]')"
                                                if args.vad == "auto" and method == "energy" else ""), file=sys.stderr)
         clips = segment_clips(clips, VADConfig(max_segment=args.max_segment), method)
-    scorer = Scorer(bundle, threads=args.threads)
-    result = scorer.score(clips, nj=args.nj, threads=args.threads, cluster=args.cluster)
-    if args.json:
-        write_jsonl(result, sys.stdout)
     else:
+        from ser.score import window_long_clips
+
+        count = len(clips)
+        clips = window_long_clips(clips, args.max_clip, args.max_segment)
+        if len(clips) > count and not args.quiet:
+            print(f"note: files longer than {args.max_clip:g} s are scored as windows of about {args.max_segment:g} s "
+                  "(--max-clip 0 scores them whole)", file=sys.stderr)
+    scorer = Scorer(bundle, threads=args.threads)
+    result = _write_rows(args, scorer, clips, any(c.reference is not None for c in clips))
+    if not args.json:
         sys.stdout.write(format_table(result))
-    if args.csv:
-        from ser.fileio import atomic_write
-
-        from ser.lock import OutputLock
-
-        with OutputLock(args.csv, of_file=True), atomic_write(args.csv) as out:
-            write_csv(result, out)
     if args.plot:
         from ser.score import plot_timeline
 
@@ -128,6 +131,33 @@ def run(args: argparse.Namespace) -> int:
         print(f"ser score: {result.failures} of {len(result.results)} clips could not be scored", file=sys.stderr)
         return 1
     return 0
+
+
+def _write_rows(args: argparse.Namespace, scorer, clips, labelled: bool):  # labelled: a reference column
+    """Score, putting each row on disk as soon as it is final (--csv: flushed and fsynced; --json: flushed on
+    stdout), so a run killed midway keeps the rows done; the table needs every row's width and comes at the end."""
+    import sys
+    from contextlib import ExitStack
+
+    from ser.fileio import line_by_line
+    from ser.lock import OutputLock
+    from ser.score import ScoreRun, csv_cells, csv_header, csv_line, json_line
+
+    result = ScoreRun(classes=scorer.classes)
+    with ExitStack() as stack:
+        write_csv = None
+        if args.csv:
+            stack.enter_context(OutputLock(args.csv, of_file=True))
+            write_csv = stack.enter_context(line_by_line(args.csv))
+            write_csv(csv_line(csv_header(scorer.classes, labelled)))
+        for row in scorer.stream(clips, nj=args.nj, threads=args.threads, cluster=args.cluster):
+            result.results.append(row)
+            if write_csv is not None:
+                write_csv(csv_line(csv_cells(row, scorer.classes, labelled)))
+            if args.json:
+                sys.stdout.write(json_line(row, scorer.classes, labelled))
+                sys.stdout.flush()
+    return result
 
 
 def _report_metrics(args: argparse.Namespace, result, mapped, bundle) -> None:

@@ -19,6 +19,9 @@ class Extractor(Protocol):
     names: list[str]
     #: seconds between frames (None for utterance-level functionals)
     frame_shift: float | None
+    #: optional, default False: True when a frame depends only on samples within a few seconds of it, so long
+    #: audio may be featurised block by block with context (``ser.frontend.featurise``); False for extractors with
+    #: a whole-utterance step (a level threshold relative to the loudest frame, a global pitch decoding)
 
     @property
     def dim(self) -> int: ...

@@ -26,7 +26,7 @@ from ser.errors import InputFileError, SerError
 from ser.fileio import atomic_write, write_text_atomic
 from ser.frontend.arkio import ArkAppender, recover, sort_scp
 from ser.frontend.featureset import FeatureSet
-from ser.frontend.featurise import featurise_task, init_featuriser
+from ser.frontend.featurise import featurise_task, init_featuriser, lost_task
 from ser.frontend.versions import package_versions
 from ser.lock import OutputLock
 from ser.parallel import ordered_map
@@ -135,7 +135,7 @@ def _extract(data: DataDir, out_dir: Path, fs: FeatureSet, nj: int, overwrite: b
     bar = tqdm(total=len(tasks), desc="extract", unit="utt", file=sys.stderr, disable=not show)
     with ArkAppender(ark, scp) as writer:
         results = ordered_map(featurise_task, tasks, nj, initializer=init_featuriser, initargs=(fs.to_dict(), 1),
-                              cluster=cluster)
+                              cluster=cluster, on_lost=lost_task)
         for utt, task, (feats, error) in zip(utts, tasks, results):
             bar.update(1)
             if error is not None:

@@ -1,5 +1,14 @@
 """Featurise one clip: audio (a whole file or a region) -> the feature set's matrix, or the reason it failed.
 
+Long audio (frame-level sets, regions over `BLOCK_SECONDS` (20 s)) is featurised block by block: each block of frames
+is computed from its own audio plus `CONTEXT_SECONDS` on each side (so windows, smoothing and deltas near its
+edges see the same samples as in one pass) and only the block's own frames are kept. A worker then holds one
+block of audio, not the hour: its memory is the block's plus the output matrix (frames x dim floats, which is
+the result itself). Only extractors that declare `blockwise` (openSMILE LLDs, Kaldi fbank/MFCC) are cut: the
+others have a whole-utterance step (a level threshold relative to the loudest frame), and utterance-level sets
+(functionals) need the whole utterance in one pass; they read long audio whole, and `ser score` cuts long files
+into windows (``ser.score``).
+
 The one path shared by `ser extract` and `ser score`, so a clip scored later gets exactly the features its
 training data had. Runs in worker processes: `init_featuriser` builds the extractor once per process
 (building openSMILE costs more than a short clip) and caps the worker's thread pools.
@@ -41,9 +50,59 @@ def init_featuriser(feature_dict: dict[str, Any], threads: int = 1) -> None:
         _WORKER.update(fs=fs, extractor=fs.build(), fs_dict=dict(feature_dict))
 
 
+#: frame-level features of longer regions are computed block by block (seconds of frames per block): openSMILE
+#: holds ~5 MB per second of a pass, so 60 s blocks doubled the peak RSS of a 10 s file; 20 s blocks cost ~30% more
+#: compute (3 s context each side)
+BLOCK_SECONDS = 20.0
+#: audio read on each side of a block: openSMILE's F0 envelope (F0env) carries over ~2 s (1 s left differences of
+#: up to 6 Hz; 3 s gives the one-pass values exactly); analysis, smoothing and delta windows need far less
+CONTEXT_SECONDS = 3.0
+
+
 def featurise(fs: FeatureSet, extractor: Any, path: str, start: float | None = None, end: float | None = None) -> np.ndarray:
     """Features of one clip (float32, frames x dim); InputFileError names the file and the reason."""
-    return featurise_samples(fs, extractor, open_audio(path).read(start, end, fs.sample_rate), fs.sample_rate, path)
+    audio = open_audio(path)
+    first = start or 0.0
+    last = end if end is not None and end > 0 else audio.duration
+    blockwise = getattr(extractor, "blockwise", False) and getattr(extractor, "frame_shift", None)
+    if fs.level == "frame" and blockwise and last - first > BLOCK_SECONDS + 2 * CONTEXT_SECONDS:
+        return featurise_blocks(fs, extractor, audio, first, last)
+    return featurise_samples(fs, extractor, audio.read(start, end, fs.sample_rate), fs.sample_rate, path)
+
+
+def featurise_blocks(fs: FeatureSet, extractor: Any, audio: Any, first: float, last: float,
+                     block_seconds: float | None = None, context_seconds: float | None = None) -> np.ndarray:
+    """Frame-level features of [first, last) s of `audio` (an AudioFile), computed block by block (see the module
+    doc); equal to the one-pass matrix up to float rounding, see tests/test_frontend_extractors.py."""
+    shift = float(extractor.frame_shift)
+    step = int(fs.average_frames)
+    per_block = max(1, int((block_seconds or BLOCK_SECONDS) / shift) // step) * step  # averaging groups stay whole
+    context = int(np.ceil((context_seconds if context_seconds is not None else CONTEXT_SECONDS) / shift)) * shift
+    out, heard, k = [], False, 0
+    while True:
+        core = first + k * per_block * shift
+        lo, hi = max(first, core - context), min(last, core + per_block * shift + context)
+        samples = audio.read(lo, hi, fs.sample_rate, allow_silence=True)
+        heard = heard or bool(np.any(samples))
+        raw = extractor(samples, fs.sample_rate)
+        skip = int(round((core - lo) / shift))
+        final = hi >= last
+        out.append(fs.postprocess(raw[skip:] if final else raw[skip : skip + per_block]))
+        if final:
+            break
+        k += 1
+    if not heard:
+        raise InputFileError(audio.path, "all samples are zero (digital silence)")
+    return check_features(np.concatenate(out), str(audio.path), last - first)
+
+
+def check_features(feats: np.ndarray, name: str, seconds: float) -> np.ndarray:
+    """The front end's matrix as float32, or InputFileError when it has no frames or non-finite values."""
+    if feats.ndim != 2 or feats.shape[0] == 0:
+        raise InputFileError(name, f"too short: the front end produced no frames from {seconds:.3f} s")
+    if not np.isfinite(feats).all():
+        raise InputFileError(name, "the front end produced NaN/Inf values")
+    return np.asarray(feats, dtype=np.float32)
 
 
 def featurise_samples(fs: FeatureSet, extractor: Any, samples: np.ndarray, rate: int, name: str = "<array>") -> np.ndarray:
@@ -60,12 +119,7 @@ def featurise_samples(fs: FeatureSet, extractor: Any, samples: np.ndarray, rate:
     if not np.isfinite(samples).all():
         raise InputFileError(name, "NaN or Inf samples")
     samples = resample(samples, int(rate), fs.sample_rate)
-    feats = fs.postprocess(extractor(samples, fs.sample_rate))
-    if feats.ndim != 2 or feats.shape[0] == 0:
-        raise InputFileError(name, f"too short: the front end produced no frames from {samples.size / fs.sample_rate:.3f} s")
-    if not np.isfinite(feats).all():
-        raise InputFileError(name, "the front end produced NaN/Inf values")
-    return np.asarray(feats, dtype=np.float32)
+    return check_features(fs.postprocess(extractor(samples, fs.sample_rate)), name, samples.size / fs.sample_rate)
 
 
 def featurise_task(task: Task) -> tuple[np.ndarray | None, str | None]:
@@ -85,3 +139,8 @@ def featurise_task(task: Task) -> tuple[np.ndarray | None, str | None]:
         return None, exc.reason
     except Exception as exc:  # an extractor crash on one file must not stop the batch
         return None, f"feature extraction failed: {type(exc).__name__}: {exc}"
+
+
+def lost_task(task: Task, reason: str) -> tuple[None, str]:
+    """What `featurise_task` would have returned for a clip whose worker process died (``ser.parallel``'s on_lost)."""
+    return None, reason

@@ -38,6 +38,9 @@ def _kaldi_function(name: str) -> Callable[..., Any]:
 
 
 class _KaldiExtractor:
+    #: a frame depends only on nearby samples (no dither, no whole-utterance step): ser.frontend.featurise may
+    #: compute long audio in blocks (tested equal to one pass)
+    blockwise = True
     _function_name = ""
 
     def __init__(self, **options: Any) -> None:
@@ -52,6 +55,7 @@ class _KaldiExtractor:
         merged = {name: p.default for name, p in params.items() if name in known}
         merged.update(self.options)
         self.frame_shift = float(merged["frame_shift"]) / 1000.0
+        self.blockwise = not merged.get("subtract_mean", False)  # subtract_mean: a whole-utterance step
         self.names = self._column_names(merged)
 
     def _column_names(self, options: dict[str, Any]) -> list[str]:

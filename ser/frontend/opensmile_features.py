@@ -41,6 +41,9 @@ class OpenSmileExtractor:
         base = list(self.smile.feature_names)
         self.names = base + [f"{n}_d{'d' * k}" for k in range(self.deltas) for n in base]
         self.frame_shift = LLD_FRAME_SHIFT if feature_level == "lld" else None
+        # LLDs depend on nearby samples only (F0env's smoothing reaches ~2 s back: see featurise.CONTEXT_SECONDS),
+        # so long audio may be computed in blocks (tested equal to one pass)
+        self.blockwise = feature_level == "lld"
 
     @property
     def dim(self) -> int:
