@@ -167,7 +167,10 @@ def search(cfg: ExperimentConfig, settings: SearchSettings, training: Mapping[st
 
     Nothing here can read a test speaker: the tables hold only the outer folds' training utterances.
     """
-    import optuna
+    try:
+        import optuna
+    except ImportError:
+        raise SerError("ser tune needs Optuna: pip install 'ser[tune]'") from None
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     distributions = settings.space.distributions()

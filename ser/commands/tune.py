@@ -8,7 +8,7 @@ NAME = "tune"
 HELP = ("Nested search (Optuna TPE) of a config's settings on inner speaker folds of each outer fold's training "
         "speakers; refit, test once per outer fold, report (RESULTS.md, results.json).")
 EXAMPLES = [
-    "ser tune --config recipes/emodb/conf/logreg.yaml --space recipes/emodb/conf/space_C.yaml --trials 20 "
+    "ser tune --config recipes/emodb/conf/logreg.yaml --space recipes/emodb/conf/space/logreg.yaml --trials 20 "
     "feats/egemaps88 folds/loso exp/tuned/logreg_egemaps88 features=egemaps88",
     "ser tune --nj 2 --inner kfold:3 --config conf/svm.yaml --space space.yaml --trials 30 feats/egemaps88 folds/loso exp/tuned/svm",
     "ser tune --cluster local:4 --config conf/dnn.yaml --space space_dnn.yaml --trials 40 feats/egemaps88 folds/loso exp/tuned/dnn",
