@@ -159,3 +159,13 @@ def test_a_setting_the_model_does_not_know_fails_before_any_trial(feats, tmp_pat
     with pytest.raises(SerError, match="hidden_size"):
         tune(cfg, bad, feats / "feats", feats / "folds", tmp_path / "exp", quiet=True)
     assert not list((tmp_path / "exp").glob("fold_*"))
+
+
+def test_trials_on_a_dask_cluster_equal_an_in_process_search(feats, tmp_path):
+    pytest.importorskip("distributed")
+    cfg = load_config(None, LOGREG)
+    for name, cluster in (("here", None), ("dask", "local:2")):
+        tune(cfg, settings(trials=2), feats / "feats", feats / "folds", tmp_path / name, only_folds=["10"], quiet=True,
+             cluster=cluster)
+    assert searched(tmp_path / "dask", "10") == searched(tmp_path / "here", "10")
+    assert (tmp_path / "dask" / "fold_10" / "scores.tsv").read_text() == (tmp_path / "here" / "fold_10" / "scores.tsv").read_text()
