@@ -44,9 +44,8 @@ from ser.fileio import atomic_write, write_text_atomic
 from ser.folds import Fold, build_plan, read_plan
 from ser.metrics import Metrics
 from ser.search_space import SearchSpace, apply_settings
+from ser.tune_report import SEARCH_FILE, TUNE_FILE, write_tune_report
 
-SEARCH_FILE = "search.json"
-TUNE_FILE = "tune.yaml"
 SPACE_FILE = "space.yaml"
 #: the inner folds unless told otherwise: leave one training speaker out
 DEFAULT_INNER = "loso"
@@ -236,7 +235,6 @@ def tune(cfg: ExperimentConfig, settings: SearchSettings, feat_dir: str | Path, 
     """Nested search + refit + test for every outer fold (or `only_folds`), then the report; returns exp_dir."""
     from ser.evaluate import DONE, _fold_worker, protocol_of, resolve_classes, resolve_features
     from ser.parallel import batch_runner
-    from ser.tune_report import write_tune_report
 
     feat_dir, folds_dir, exp_dir = Path(feat_dir), Path(folds_dir), Path(exp_dir)
     exp_dir.mkdir(parents=True, exist_ok=True)
@@ -285,5 +283,5 @@ def tune(cfg: ExperimentConfig, settings: SearchSettings, feat_dir: str | Path, 
         if refits:
             say(f"tune: refitting {len(refits)} fold(s) on their chosen settings and testing them")
             run(_fold_worker, refits)
-    write_tune_report(exp_dir, settings, names, commands)
+    write_tune_report(exp_dir, commands)
     return exp_dir

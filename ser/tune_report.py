@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
+
+import yaml
 
 from ser.fileio import write_text_atomic
-from ser.report import RESULTS_JSON, RESULTS_MD, write_report
+from ser.report import FOLD_PREFIX, RESULTS_JSON, RESULTS_MD, write_report
+from ser.search_space import SearchSpace
 
-if TYPE_CHECKING:
-    from ser.tune import SearchSettings
+#: files of ser.tune (kept here too, so reading a report does not import the search)
+TUNE_FILE = "tune.yaml"
+SEARCH_FILE = "search.json"
 
 SECTION = "## Nested search"
 
@@ -29,15 +33,18 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.2f}"
 
 
-def tuning_block(exp_dir: Path, settings: "SearchSettings", names: Sequence[str]) -> dict[str, Any]:
-    """results.json's `tuning`: the search settings and, per outer fold, the chosen settings and inner score."""
+def tuning_block(exp_dir: Path) -> dict[str, Any]:
+    """results.json's `tuning`: tune.yaml's settings and, per searched outer fold, the chosen settings and inner score."""
+    settings = yaml.safe_load((exp_dir / TUNE_FILE).read_text(encoding="utf-8"))
     folds = {}
-    for name in names:
-        found = json.loads((exp_dir / f"fold_{name}" / "search.json").read_text(encoding="utf-8"))
-        folds[name] = {"chosen": found["chosen"]["params"], "chosen_trial": found["chosen"]["trial"],
-                       "inner_uar": found["chosen"]["inner_uar"], "inner_folds": len(found["inner_folds"]),
-                       "train_speakers": found["train_speakers"], "trials": len(found["trials"])}
-    return {**settings.to_dict(), "space_described": settings.space.describe(), "folds": folds}
+    for path in sorted(exp_dir.glob(f"{FOLD_PREFIX}*/{SEARCH_FILE}")):
+        found = json.loads(path.read_text(encoding="utf-8"))
+        folds[path.parent.name[len(FOLD_PREFIX):]] = {
+            "chosen": found["chosen"]["params"], "chosen_trial": found["chosen"]["trial"],
+            "inner_uar": found["chosen"]["inner_uar"], "inner_folds": len(found["inner_folds"]),
+            "train_speakers": found["train_speakers"], "trials": len(found["trials"])}
+    described = SearchSpace.from_dict(settings["space"], str(exp_dir / TUNE_FILE)).describe()
+    return {**settings, "space_described": described, "folds": folds}
 
 
 def tuning_markdown(tuning: Mapping[str, Any], results: Mapping[str, Any]) -> list[str]:
@@ -61,17 +68,26 @@ def tuning_markdown(tuning: Mapping[str, Any], results: Mapping[str, Any]) -> li
     return lines
 
 
-def write_tune_report(exp_dir: str | Path, settings: "SearchSettings", names: Sequence[str],
-                      commands: Sequence[str] = ()) -> dict[str, Any]:
-    """RESULTS.md, results.json and confusion.png of the outer test folds, with the nested-search section."""
+def add_tuning(exp_dir: str | Path, results: dict[str, Any]) -> dict[str, Any]:
+    """Add the nested-search part to a report `write_report` just wrote; a dir without tune.yaml is left as it is
+    (so `ser report` on a tuned experiment keeps the section)."""
     exp_dir = Path(exp_dir)
-    results = write_report(exp_dir, commands=list(commands) or None,
-                           title=f"Nested-tuned results: {exp_dir.name}")
-    results["tuning"] = tuning_block(exp_dir, settings, names)
+    if not (exp_dir / TUNE_FILE).is_file():
+        return results
+    results = {**results, "tuning": tuning_block(exp_dir)}
     write_text_atomic(exp_dir / RESULTS_JSON, json.dumps(results, indent=2, default=str) + "\n")
     text = (exp_dir / RESULTS_MD).read_text(encoding="utf-8")
     section = "\n".join(tuning_markdown(results["tuning"], results)) + "\n"
+    if text.startswith("# Results: "):  # `ser report` gave its default title
+        text = "# Nested-tuned results: " + text[len("# Results: "):]
     cut = text.find("## Protocol")
     text = text[:cut] + section + text[cut:] if cut >= 0 else text + "\n" + section
     write_text_atomic(exp_dir / RESULTS_MD, text)
     return results
+
+
+def write_tune_report(exp_dir: str | Path, commands: Sequence[str] = ()) -> dict[str, Any]:
+    """RESULTS.md, results.json and confusion.png of the outer test folds, with the nested-search section."""
+    exp_dir = Path(exp_dir)
+    results = write_report(exp_dir, commands=list(commands) or None, title=f"Nested-tuned results: {exp_dir.name}")
+    return add_tuning(exp_dir, results)

@@ -124,6 +124,12 @@ def test_cli_end_to_end_writes_the_report(feats, tmp_path):
     text = (exp / "RESULTS.md").read_text()
     assert "## Nested search" in text and "Nested-tuned results" in text and "INCOMPLETE" not in text
     assert "nested search: 4 trials" in yaml.safe_load((exp / "protocol.yaml").read_text())["model selection"]
+    # `ser report` on the tuned experiment keeps the nested-search part
+    (exp / "RESULTS.md").unlink()
+    assert main(["report", str(exp)]) == 0
+    again = (exp / "RESULTS.md").read_text()
+    assert again.startswith("# Nested-tuned results") and "## Nested search" in again
+    assert json.loads((exp / "results.json").read_text())["tuning"] == tuning
     # worker processes and batches of the same size give the search run in-process above
     if (feats / "plain" / f"fold_{SHUFFLED}" / "search.json").is_file():
         assert searched(exp, SHUFFLED)["trials"] == searched(feats / "plain", SHUFFLED)["trials"]
