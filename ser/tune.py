@@ -244,6 +244,8 @@ def tune(cfg: ExperimentConfig, settings: SearchSettings, feat_dir: str | Path, 
     classes = resolve_classes(cfg, table.data)
     # a space key the model does not know, or a model wrong for these features, fails before any trial
     make_classifier(apply_settings(cfg, settings.space.probe()), classes, table.frame_level)
+    if (exp_dir / "config.yaml").is_file() and not (exp_dir / TUNE_FILE).is_file():
+        raise SerError(f"{exp_dir} holds a `ser evaluate` experiment; give `ser tune` a dir of its own")
     if (exp_dir / "config.yaml").is_file() and load_config(exp_dir / "config.yaml").to_dict() != cfg.to_dict():
         raise SerError(f"{exp_dir} holds results of a different config; use another exp dir or remove it")
     _check_same(exp_dir / TUNE_FILE, settings.to_dict(), "search", exp_dir)
@@ -269,6 +271,7 @@ def tune(cfg: ExperimentConfig, settings: SearchSettings, feat_dir: str | Path, 
             for name, found in search(cfg, settings, todo, classes, run, threads, say).items():
                 fold_dir = exp_dir / f"fold_{name}"
                 fold_dir.mkdir(parents=True, exist_ok=True)
+                (fold_dir / DONE).unlink(missing_ok=True)  # a refit left from before this search is not its refit
                 write_text_atomic(fold_dir / SEARCH_FILE, json.dumps(found.to_dict(), indent=2) + "\n")
         refits = []
         for name in names:

@@ -133,6 +133,9 @@ def test_cli_end_to_end_writes_the_report(feats, tmp_path):
     # worker processes and batches of the same size give the search run in-process above
     if (feats / "plain" / f"fold_{SHUFFLED}" / "search.json").is_file():
         assert searched(exp, SHUFFLED)["trials"] == searched(feats / "plain", SHUFFLED)["trials"]
+    # the all-speaker export would use the untuned base config: refused; one fold's tuned model exports
+    assert main(["export", str(exp), str(tmp_path / "all.ser")]) == 2
+    assert main(["export", "--fold", "03", str(exp), str(tmp_path / "fold03.ser")]) == 0
     # a rerun finds every fold done; another search into the same dir is refused
     before = (exp / "fold_03" / "search.json").stat().st_mtime_ns
     assert main(argv[:-1] + LOGREG) == 0
@@ -175,3 +178,10 @@ def test_trials_on_a_dask_cluster_equal_an_in_process_search(feats, tmp_path):
              cluster=cluster)
     assert searched(tmp_path / "dask", "10") == searched(tmp_path / "here", "10")
     assert (tmp_path / "dask" / "fold_10" / "scores.tsv").read_text() == (tmp_path / "here" / "fold_10" / "scores.tsv").read_text()
+
+
+def test_an_evaluate_experiment_dir_is_refused(feats, tmp_path):
+    (tmp_path / "exp").mkdir()
+    (tmp_path / "exp" / "config.yaml").write_text("encoder: logreg\n")
+    with pytest.raises(SerError, match="ser evaluate"):
+        tune(load_config(None, LOGREG), settings(), feats / "feats", feats / "folds", tmp_path / "exp", quiet=True)
