@@ -75,6 +75,28 @@ def test_outer_test_labels_never_reach_the_search(feats):
            (feats / "shuffled" / f"fold_{SHUFFLED}" / "scores.tsv").read_text()
 
 
+def test_every_fold_search_is_blind_to_its_test_speaker(feats):
+    """The same, for every outer fold, in memory: permuting the test speaker's labels in the feature table leaves
+    that fold's trial (its settings and every inner score: the search's only view of the data) unchanged."""
+    import copy
+
+    table = FeatureTable(feats / "feats")
+    plan = read_plan(feats / "folds", table.data)
+    classes = sorted(set(table.data.utt2emo.values()))
+    cfg = load_config(None, LOGREG)
+    for fold in plan.folds:
+        shuffled = copy.copy(table)
+        shuffled.data = copy.deepcopy(table.data)
+        labels = shuffled.data.maps["utt2emo"]
+        own = sorted(fold.test)
+        for u, label in zip(own, [labels[u] for u in own[3:] + own[:3]]):
+            labels[u] = label
+        runs = [search(cfg, settings(trials=1), {fold.name: training_table(t, fold)}, classes)[fold.name]
+                for t in (table, shuffled)]
+        assert [vars(t) for t in runs[0].trials] == [vars(t) for t in runs[1].trials], fold.name
+        assert runs[0].best.params == runs[1].best.params
+
+
 @pytest.mark.parametrize("inner", ["loso", "kfold:3"])
 def test_inner_folds_hold_only_outer_training_speakers(feats, inner):
     table = FeatureTable(feats / "feats")
