@@ -114,9 +114,9 @@ def inner_kind(scheme: str) -> tuple[str, int | None]:
     """`loso` -> ("loso", None); `kfold:K` -> ("kfold-speakers", K)."""
     if scheme == "loso":
         return "loso", None
-    if scheme.startswith("kfold:") and scheme[6:].isdigit():
-        return "kfold-speakers", int(scheme[6:])
-    raise SerError(f"tune: --inner '{scheme}': give loso (leave one training speaker out) or kfold:K (K speaker groups)")
+    if scheme.startswith("kfold:") and scheme[6:].isdigit() and int(scheme[6:]) >= 3:
+        return "kfold-speakers", int(scheme[6:])  # ser.folds: test, validation and training groups
+    raise SerError(f"tune: --inner '{scheme}': give loso (leave one training speaker out) or kfold:K (K >= 3 speaker groups)")
 
 
 def inner_folds(training: FeatureTable, scheme: str = DEFAULT_INNER) -> list[Fold]:

@@ -182,6 +182,8 @@ def test_search_space_parsing_and_errors(tmp_path):
             SearchSpace.from_dict(bad)
     with pytest.raises(SerError, match="--inner"):
         settings(inner="kfold:x")
+    with pytest.raises(SerError, match="K >= 3"):
+        settings(inner="kfold:2")
 
 
 def test_a_setting_the_model_does_not_know_fails_before_any_trial(feats, tmp_path):
