@@ -65,7 +65,7 @@ class SearchSettings:
 
     def __post_init__(self) -> None:
         if self.trials < 1 or self.batch < 1:
-            raise SerError("tune: --trials and --batch must be at least 1")
+            raise SerError("--trials and --batch must be at least 1")
         inner_kind(self.inner)
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,7 +116,7 @@ def inner_kind(scheme: str) -> tuple[str, int | None]:
         return "loso", None
     if scheme.startswith("kfold:") and scheme[6:].isdigit() and int(scheme[6:]) >= 3:
         return "kfold-speakers", int(scheme[6:])  # ser.folds: test, validation and training groups
-    raise SerError(f"tune: --inner '{scheme}': give loso (leave one training speaker out) or kfold:K (K >= 3 speaker groups)")
+    raise SerError(f"--inner '{scheme}': give loso (leave one training speaker out) or kfold:K (K >= 3 speaker groups)")
 
 
 def inner_folds(training: FeatureTable, scheme: str = DEFAULT_INNER) -> list[Fold]:
