@@ -62,6 +62,9 @@ def train_all_speakers(exp_dir: str | Path, feat_dir: str | Path | None = None, 
         raise SerError(f"{exp_dir}: the feature dir '{feat_dir}' is not there; pass --feat-dir")
     if not (exp_dir / "config.yaml").is_file():
         raise SerError(f"{exp_dir}/config.yaml is missing: not an experiment dir of `ser evaluate`")
+    if (exp_dir / "tune.yaml").is_file():  # its config.yaml is the untuned base; each fold chose its own settings
+        raise SerError(f"{exp_dir} is a `ser tune` experiment, whose folds chose different settings: export one fold's "
+                       "model (--fold F), or train the final model with `ser evaluate` on settings you choose")
     cfg = load_config(exp_dir / "config.yaml", list(overrides))
     folds = [load_bundle(p) for p in fold_models(exp_dir)]
     table = FeatureTable(feat_dir)

@@ -8,6 +8,7 @@ a fold's training utterances only (``ser.normalization``), so nothing about test
 
 from __future__ import annotations
 
+import copy
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,25 @@ class FeatureTable:
 
             self._copies = CopyTable(self.feat_dir)
         return self._copies
+
+    def subset(self, utts: Sequence[str]) -> "FeatureTable":
+        """A table holding only `utts`: their matrices, data-dir entries and their speakers' statistics.
+
+        Why: a search that must never see a held-out speaker gets this instead of the full table, so it
+        cannot read that speaker's features, labels or statistics even by mistake (``ser.tune``); it also
+        needs no files, so it can be sent to worker processes or a cluster as it is.
+        """
+        keep = [u for u in utts if u in self.raw]
+        missing = sorted(set(utts) - set(keep))
+        if missing:
+            raise SerError(f"{self.feat_dir}: {len(missing)} utterance(s) not in feats.scp, e.g. {missing[0]}")
+        speakers = {self.data.utt2spk[u] for u in keep}
+        stats = self.all_speaker_stats()
+        part = copy.copy(self)
+        part.raw = {u: self.raw[u] for u in sorted(keep)}
+        part.data = self.data.subset_utts(keep)
+        part._speaker_stats = {s: st for s, st in stats.items() if s in speakers}
+        return part
 
     @property
     def utts(self) -> list[str]:

@@ -286,3 +286,23 @@ def completed_map(fn: Callable[[T], R], tasks: Sequence[T], nj: int, start_metho
                 yield futures[future], future.result(), None
             except BaseException as err:  # noqa: BLE001 - handed to the caller with its task
                 yield futures[future], None, err
+
+
+@contextmanager
+def batch_runner(nj: int, cluster: str | None = None,
+                 start_method: str | None = None) -> Iterator[Callable[[Callable[[T], R], Sequence[T]], list[R]]]:
+    """A function `run(fn, tasks) -> results in task order`, backed by one pool (or Dask client) kept for the
+    whole block. Why: a search asks for a batch of trials, runs them, learns from the results, then asks for the
+    next batch; starting workers once per batch would cost more than a small trial. With `nj` <= 1 and no
+    `cluster` the tasks run here. The first failing task raises once every task of its batch has finished."""
+    if nj <= 1 and not cluster:
+        yield lambda fn, tasks: [fn(task) for task in tasks]
+        return
+    with _executor(nj, cluster, None, (), start_method) as (pool, wrap):
+        def run(fn: Callable[[T], R], tasks: Sequence[T]) -> list[R]:
+            futures = [pool.submit(wrap(fn), task) for task in tasks]
+            for future in futures:  # wait for all, so no task of a failed batch is left running behind the caller
+                future.exception()
+            return [_result(task, future) for task, future in zip(tasks, futures)]
+
+        yield run

@@ -267,3 +267,22 @@ def test_cross_corpus_recipe(emodb_dir, tmp_path):
     table = (recipe / "exp" / "cross_corpus.md").read_text()
     assert "| logreg_egemaps88 | ravdess -> emodb |" in table and "Selection score" in table
     assert "UAR emodb" in (recipe / "exp" / "loso" / "RESULTS.md").read_text()
+
+
+def test_emodb_recipe_stage_8_nested_tuning(emodb_dir, tmp_path):
+    """recipes/emodb stage 8 (`ser tune` of conf/space/logreg.yaml) on four EmoDB speakers: a report per config
+    with every fold's chosen C, in exp/tuned/<config>_<features>/."""
+    emodb = tmp_path / "emodb"
+    emodb.mkdir()
+    for spk in ("03", "08", "09", "10"):
+        for wav in sorted(emodb_dir.glob(f"{spk}*.wav"))[::5][:10]:
+            shutil.copyfile(wav, emodb / wav.name)
+    recipe = recipe_copy(tmp_path, "emodb")
+    common = ("--emodb-dir", str(emodb), "--configs", "logreg", "--features", "egemaps88", "--nj", "1")
+    run_recipe(recipe, *common, "--stop-stage", "3")
+    proc = run_recipe(recipe, *common, "--stage", "8", "--stop-stage", "8", "--trials", "2")
+    assert "Stage 8:" in proc.stderr
+    tuned = recipe / "exp" / "tuned" / "logreg_egemaps88"
+    results = assert_complete(tuned, ["03", "08", "09", "10"])
+    assert set(results["tuning"]["folds"]) == {"03", "08", "09", "10"} and results["tuning"]["trials"] == 2
+    assert "## Nested search" in (tuned / "RESULTS.md").read_text()

@@ -6,9 +6,12 @@
 #   bash run.sh --configs dnn --features emobase988                        # another feature set for a config
 #   bash run.sh --configs gagru --tag lr5e-4 --overrides "train.lr=5e-4"   # a variant in its own exp dir
 #   bash run.sh --configs svm --stage 7 --stop-stage 7                     # a model bundle for `ser score`
+#   bash run.sh --configs logreg --features egemaps88 --stage 8 --stop-stage 8 --trials 20   # nested-tuned C (`ser tune`)
 # Stages: 0 prepare (the shared copy, or the official zip), 1 extract, 2 folds, 3 per-speaker CMVN stats,
 #         4 train and score every fold (ser evaluate), 5 check that every fold has scores, 6 report,
-#         7 export the final model (all speakers) of each config to exp/loso/<tag>/model.ser (not run by default).
+#         7 export the final model (all speakers) of each config to exp/loso/<tag>/model.ser (not run by default),
+#         8 nested search of the settings in conf/space/<config>.yaml (`ser tune`: inner LOSO over each fold's 9
+#           training speakers, --trials per fold), refit, one test per fold -> exp/tuned/<tag>/ (not run by default).
 # Layout: data/emodb, feats/<features>, folds/loso, exp/loso/<config>_<features>[_<tag>]/fold_<speaker>.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -26,6 +29,8 @@ tag=""
 overrides=""
 device=auto
 cluster=""   # a Dask cluster for extraction, folds and scoring: local:N, tcp://HOST:8786 or a scheduler file
+trials=20    # stage 8: search trials per outer fold
+inner=loso   # stage 8: inner folds over each outer fold's training speakers (loso or kfold:K)
 . "$here/db.sh"
 . "$here/../tools/parse_options.sh" "$@"
 [ -n "$emodb_dir" ] && EMODB="$emodb_dir"
@@ -56,3 +61,16 @@ if [ ${stage} -le 0 ] && [ ${stop_stage} -ge 0 ]; then
 fi
 
 run_common_stages data/emodb
+
+if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
+  for c in $configs; do
+    [ -f "conf/space/$c.yaml" ] || { echo "stage 8: no search space conf/space/$c.yaml for config $c" >&2; exit 1; }
+    f=$(feature_of "$c"); d="$exp/tuned/${c}_${f}${tag:+_$tag}"
+    log "Stage 8: nested search ($trials trials per fold, inner $inner) of conf/space/$c.yaml -> $d"
+    # shellcheck disable=SC2086  # overrides is a list of key=value words
+    ser tune --nj "$nj" ${cluster:+--cluster "$cluster"} --device "$device" --config "conf/$c.yaml" \
+      --space "conf/space/$c.yaml" --trials "$trials" --inner "$inner" "feats/$f" "$folds" "$d" \
+      ${features:+features=$features} $overrides
+    log "results: $(pwd)/$d/RESULTS.md"
+  done
+fi

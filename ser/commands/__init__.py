@@ -13,6 +13,7 @@ COMMAND_MODULES: list[str] = [
     "make_folds",
     "train",
     "evaluate",
+    "tune",
     "report",
     "fuse",
     "export",

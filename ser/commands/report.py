@@ -75,6 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ser.report import ReportError, write_comparison, write_report
+    from ser.tune_report import add_tuning
 
     if args.reference and not args.compare:
         raise ReportError("--reference only applies to a comparison: add --compare OUT.md")
@@ -84,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
             exp, protocol=protocol or None, commands=args.command, folds_dir=args.folds_dir,
             n_boot=args.n_boot, seed=args.seed,
         )
+        res = add_tuning(exp, res)  # a `ser tune` experiment keeps its nested-search section
         mean, std, pooled = res["mean"], res["std"], res["pooled"]
         ci = res["bootstrap_ci"]["pooled"]
 

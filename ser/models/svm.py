@@ -1,8 +1,9 @@
 """``svm``: the linear SVM on utterance functionals (paper 002's baseline: eGeMAPS 88-d, linear kernel,
 C=1, balanced class weights), as a registered classifier.
 
-It has no hyper-parameter search, so it trains on the fold's training and validation speakers together
-(every speaker but the test speaker).
+It selects nothing per fold (C is fixed by the config, or chosen by a nested `ser tune` search that never sees
+the test speaker), so it trains on the fold's training and validation speakers together (every speaker but
+the test speaker).
 
 Scores (`probability: true`, the default) are libsvm's posteriors: a sigmoid per class pair fitted by Platt
 scaling on libsvm's internal 5-fold cross-validation, combined by the pairwise coupling of Wu, Lin and
