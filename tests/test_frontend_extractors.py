@@ -259,3 +259,25 @@ def test_extractors_with_a_whole_utterance_step_are_not_cut(extractors):
     """mfcc_pitch28 sets its voicing threshold from the loudest frame: blocks would change it, so it reads whole."""
     assert not getattr(load_feature_set("mfcc_pitch28").build(), "blockwise", False)
     assert not getattr(load_feature_set("alstm36").build(), "blockwise", False)
+
+
+@pytest.mark.parametrize("feature_set,level", [("emobase", "lld"), ("eGeMAPSv02", "functionals"), ("emobase", "functionals")])
+def test_native_opensmile_equals_opensmile_python(feature_set, level, emodb_dir):
+    """ser.frontend.smile_native (the wheel's C library without opensmile-python's pandas stack) gives
+    bit-identical features and the same names as opensmile.Smile, on real clips and on a too-short one."""
+    import opensmile
+    import soundfile as sf
+
+    from ser.frontend.smile_native import NativeSmile
+
+    native = NativeSmile(feature_set, level)
+    smile = opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, feature_set),
+                            feature_level={"lld": opensmile.FeatureLevel.LowLevelDescriptors,
+                                           "functionals": opensmile.FeatureLevel.Functionals}[level])
+    assert native.feature_names == list(smile.feature_names)
+    for path in sorted(emodb_dir.glob("13*.wav"))[:3]:
+        x, rate = sf.read(str(path), dtype="float32")
+        ours, theirs = native(x, rate), np.asarray(smile(x.reshape(1, -1), rate), dtype=np.float32)[0].T
+        assert ours.shape == theirs.shape and ours.shape[0] >= 1 and np.array_equal(ours, theirs)
+    if level == "lld":  # 10 ms: no full frame; opensmile.Smile fills a NaN row, we return no frames
+        assert native(np.zeros(160, dtype=np.float32) + 0.01, 16000).shape == (0, len(native.feature_names))

@@ -21,8 +21,10 @@ def test_scoring_with_torch_unimportable(emodb_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(rows) == 12 and all(r["label"] for r in rows)
-    api = run(f"import ser\nprint(ser.load_model().predict({clips[:2]!r}))")
+    api = run(f"import ser\nprint(ser.load_model().predict({clips[:2]!r}))\nprint('pandas' in sys.modules)")
     assert api.returncode == 0 and api.stdout.startswith("['"), api.stderr[-2000:]
+    # openSMILE runs through its C library (ser.frontend.smile_native): no pandas/pyarrow import at start-up
+    assert api.stdout.splitlines()[-1] == "False"
 
 
 def test_what_needs_the_train_extra_says_so(tmp_path):

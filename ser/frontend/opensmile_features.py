@@ -19,26 +19,47 @@ _LEVELS = {"lld": "LowLevelDescriptors", "functionals": "Functionals"}
 LLD_FRAME_SHIFT = 0.01
 
 
+class _PythonSmile:
+    """opensmile.Smile for sets ``ser.frontend.smile_native`` does not run: same call, (frames, features) out."""
+
+    def __init__(self, smile: Any) -> None:
+        self.smile = smile
+        self.feature_names = list(smile.feature_names)
+
+    def __call__(self, samples: np.ndarray, rate: int) -> np.ndarray:
+        # Smile(signal, rate) -> (channels, features, frames); skips the pandas DataFrame of process_signal
+        out: Any = self.smile(samples.reshape(1, -1), rate)
+        return np.ascontiguousarray(np.asarray(out, dtype=np.float32)[0].T)
+
+
+def _python_smile(feature_set: str, feature_level: str) -> _PythonSmile:
+    import opensmile
+
+    try:
+        smile_set = getattr(opensmile.FeatureSet, feature_set)
+    except AttributeError:
+        known = [name for name in dir(opensmile.FeatureSet) if not name.startswith("_")]
+        raise ValueError(f"unknown openSMILE feature_set '{feature_set}'; known: {known}") from None
+    return _PythonSmile(opensmile.Smile(feature_set=smile_set, feature_level=getattr(opensmile.FeatureLevel, _LEVELS[feature_level])))
+
+
 @register_extractor("opensmile")
 class OpenSmileExtractor:
-    """Wraps one `opensmile.Smile` object, built once per worker and reused for every file."""
+    """One openSMILE set and level (``ser.frontend.smile_native``, else `opensmile.Smile`), built once per worker."""
 
     def __init__(self, feature_set: str = "emobase", feature_level: str = "lld", deltas: int = 0, delta_window: int = 2) -> None:
-        import opensmile
+        from ser.frontend import smile_native
 
         if feature_level not in _LEVELS:
             raise ValueError(f"opensmile feature_level must be one of {sorted(_LEVELS)}, not '{feature_level}'")
         if feature_level == "functionals" and deltas:
             raise ValueError("deltas apply to frame-level (lld) features only")
-        try:
-            smile_set = getattr(opensmile.FeatureSet, feature_set)
-        except AttributeError:
-            known = [name for name in dir(opensmile.FeatureSet) if not name.startswith("_")]
-            raise ValueError(f"unknown openSMILE feature_set '{feature_set}'; known: {known}") from None
-        self.smile = opensmile.Smile(feature_set=smile_set, feature_level=getattr(opensmile.FeatureLevel, _LEVELS[feature_level]))
+        # the same features without importing opensmile-python's pandas stack, where the set allows
+        native = smile_native.available(feature_set)
+        self.smile: Any = smile_native.NativeSmile(feature_set, feature_level) if native else _python_smile(feature_set, feature_level)
+        base = list(self.smile.feature_names)
         self.deltas = int(deltas)
         self.delta_window = int(delta_window)
-        base = list(self.smile.feature_names)
         self.names = base + [f"{n}_d{'d' * k}" for k in range(self.deltas) for n in base]
         self.frame_shift = LLD_FRAME_SHIFT if feature_level == "lld" else None
         # LLDs depend on nearby samples only (F0env's smoothing reaches ~2 s back: see featurise.CONTEXT_SECONDS),
@@ -50,10 +71,7 @@ class OpenSmileExtractor:
         return len(self.names)
 
     def __call__(self, samples: np.ndarray, rate: int) -> np.ndarray:
-        # Smile(signal, rate) -> (channels, features, frames); skips the pandas DataFrame of process_signal.
-        out: Any = self.smile(samples.reshape(1, -1), rate)
-        feats = np.asarray(out, dtype=np.float32)[0].T
-        feats = np.ascontiguousarray(feats)
+        feats = self.smile(samples, rate)
         if self.deltas:
             feats = add_deltas(feats, self.deltas, self.delta_window)
         return feats.astype(np.float32, copy=False)

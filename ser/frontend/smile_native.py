@@ -1,0 +1,111 @@
+"""openSMILE through the C library inside the opensmile wheel, without opensmile-python's pandas stack.
+
+Why: ``import opensmile`` loads pandas, pyarrow, audinterface and audobject (0.6-1.3 s here), which was most
+of a cold ``ser score`` of one clip. The wheel's ctypes binding (``opensmile/core/lib.py``, stdlib + numpy
+only) is loaded by file path, so the package's ``__init__`` never runs, and openSMILE is driven as
+``opensmile.Smile`` drives it for one channel: the same config files and options, the same int16 input
+(``x * 32768`` truncated) through the external audio source, the frames collected from the external sink.
+The features are identical to ``opensmile.Smile``'s (tested); sets not in ``CONFIGS`` use ``opensmile.Smile``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+#: openSMILE feature-set name -> config file under the package's config root (opensmile's FeatureSet values)
+CONFIGS = {
+    "ComParE_2016": "compare/ComParE_2016",
+    "GeMAPSv01b": "gemaps/v01b/GeMAPSv01b",
+    "eGeMAPSv02": "egemaps/v02/eGeMAPSv02",
+    "emobase": "emobase/emobase",
+    "IS09": "is09-13/IS09_emotion",
+    "IS10": "is09-13/IS10_paraling_compat",
+    "IS11": "is09-13/IS11_speaker_state",
+    "IS12": "is09-13/IS12_speaker_trait_compat",
+    "IS13": "is09-13/IS13_ComParE",
+}
+#: our level names -> openSMILE's sink levels
+SINK_LEVELS = {"lld": "lld", "functionals": "func"}
+SOURCE, SINK = "extsource", "extsink"
+
+
+@functools.cache
+def _package_core() -> Path | None:
+    """opensmile/core of the installed wheel, found without importing the package."""
+    spec = importlib.util.find_spec("opensmile")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    core = Path(next(iter(spec.submodule_search_locations))) / "core"
+    return core if (core / "lib.py").is_file() and (core / "config").is_dir() else None
+
+
+@functools.cache
+def _binding() -> ModuleType:
+    """The wheel's ctypes binding of libSMILEapi, loaded as a module of its own."""
+    path = _package_core() / "lib.py"
+    spec = importlib.util.spec_from_file_location("ser_opensmile_binding", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def available(feature_set: str) -> bool:
+    """True if `feature_set` can run natively here (a known set and the wheel's expected layout)."""
+    if feature_set not in CONFIGS or _package_core() is None:
+        return False
+    try:
+        _binding()
+    except Exception:  # another opensmile layout or a library that does not load: opensmile.Smile it is
+        return False
+    return True
+
+
+class NativeSmile:
+    """One feature set at one level; ``__call__(samples, rate)`` -> (frames, features) float32."""
+
+    def __init__(self, feature_set: str, level: str) -> None:
+        core = _package_core()
+        self.config = str(core / "config" / f"{CONFIGS[feature_set]}.conf")
+        self.options = {
+            "sink": str(core / "config" / "shared" / "standard_external_data_output_single.conf.inc"),
+            "sinkLevel": SINK_LEVELS[level],
+            "bufferModeRbConf": str(core / "config" / "shared" / "BufferModeRb.conf.inc"),
+            "frameModeFunctionalsConf": str(core / "config" / "shared" / "FrameModeFunctionals.conf.inc"),
+            "source": str(core / "config" / "shared" / "standard_external_wave_input.conf.inc"),
+        }
+        smile = self._smile(self.options)
+        try:
+            self.feature_names = [smile.external_sink_get_element_name(SINK, i)
+                                  for i in range(smile.external_sink_get_num_elements(SINK))]
+        finally:
+            smile.free()
+
+    def _smile(self, options: dict[str, Any]) -> Any:
+        smile = _binding().OpenSMILE()
+        smile.initialize(config_file=self.config, options=options, loglevel=2, log_file=None, debug=False)
+        return smile
+
+    def __call__(self, samples: np.ndarray, rate: int) -> np.ndarray:
+        pcm = (np.asarray(samples, dtype=np.float32) * 32768).astype(np.int16)  # as opensmile.Smile converts
+        frames: list[np.ndarray] = []
+        smile = self._smile({**self.options, "sampleRate": int(rate), "nBits": 16})
+        try:
+            smile.external_sink_set_callback_ex(SINK, lambda data, meta: frames.append(data.copy()))
+            smile.external_audio_source_write_data(SOURCE, bytes(pcm))
+            smile.external_audio_source_set_eoi(SOURCE)
+            smile.run()
+        finally:
+            smile.free()
+        if not frames:
+            return np.zeros((0, len(self.feature_names)), dtype=np.float32)
+        return np.vstack(frames).astype(np.float32, copy=False)
+
+
+__all__ = ["CONFIGS", "NativeSmile", "available"]
