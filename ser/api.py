@@ -24,7 +24,8 @@ Audio = Union[str, Path, np.ndarray]
 
 
 class Model:
-    """A loaded model bundle: `classes`, `info` (its metadata and card), `predict`, `predict_proba`, `timeline`."""
+    """A loaded model bundle: `classes`, `info` (its metadata and card), `predict`, `predict_proba`, `predict_frame`,
+    `timeline`."""
 
     def __init__(self, path: str | Path | None = None, threads: int = 1) -> None:
         from ser.bundle import load_bundle, resolve_model_path
@@ -55,6 +56,20 @@ class Model:
     def predict(self, audio: Audio | Sequence[Audio], sr: int | None = None, speaker: str | None = None) -> list[str]:
         """The label of each clip (arg-max of `predict_proba`)."""
         return [self.classes[i] for i in self.predict_proba(audio, sr, speaker).argmax(axis=1)]
+
+    def predict_frame(self, audio: Audio | Sequence[Audio], sr: int | None = None, speaker: str | None = None):
+        """A pandas DataFrame as opensmile-python users expect: indexed by (file, start, end) in seconds (end NaN:
+        to the end of the file), a `label` column and one posterior column per class; a clip that cannot be
+        scored gets an empty label, NaN posteriors and its reason in `error` instead of raising."""
+        import pandas as pd
+
+        run = self._run(audio, sr, speaker)
+        index = pd.MultiIndex.from_tuples([(r.clip.path, float(r.clip.start or 0.0),
+                                            float("nan") if r.clip.end is None else float(r.clip.end)) for r in run.results],
+                                          names=["file", "start", "end"])
+        rows = [[r.label or ""] + (list(map(float, r.posteriors)) if r.posteriors is not None else [float("nan")] * len(self.classes))
+                + [r.error or ""] for r in run.results]
+        return pd.DataFrame(rows, index=index, columns=["label", *self.classes, "error"])
 
     def timeline(self, path: str | Path, vad: str = "energy", max_segment: float = 10.0) -> list[dict[str, Any]]:
         """Speech segments of a long recording with their labels and posteriors (`ser score --segment vad`)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import subprocess
 import sys
 
@@ -53,3 +54,21 @@ def test_extract_equals_ser_extract(emodb_dir, tmp_path):
     reader = kaldiio.load_scp(str(tmp_path / "f" / "feats.scp"))
     for p, feats in zip(wavs, ser.extract([str(p) for p in wavs], "mfcc_pitch28")):
         np.testing.assert_array_equal(feats, reader[p.stem])
+
+
+def test_readme_python_examples_run_as_written(emodb_dir, monkeypatch):
+    """The README's "From Python" block is a doctest: every example runs and prints what the README shows."""
+    import doctest
+    import re
+
+    repo = Path(__file__).resolve().parents[1]
+    text = (repo / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## From Python") : text.index("## Quick start")]
+    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    block = block.replace("../shared/data/emodb", str(emodb_dir))  # $SER_SHARED_DATA may point elsewhere
+    test = doctest.DocTestParser().get_doctest(block, {}, "README.md From Python", "README.md", 0)
+    assert len(test.examples) >= 8
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    monkeypatch.chdir(repo)
+    runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0

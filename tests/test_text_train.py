@@ -118,6 +118,10 @@ def test_converse_bad_model(tmp_path, capsys):
     (tmp_path / "m.pt").write_bytes(b"junk")
     assert main(["converse", str(tmp_path / "m.pt")]) == 2
     assert "not a ser text model" in capsys.readouterr().err
+    for args in ([], [str(tmp_path / "missing.pt")]):  # no model: how to train one, not a usage error
+        assert main(["converse", *args]) == 2
+        err = capsys.readouterr().err
+        assert "ser text-train --config recipes/iemocap_text/conf/" in err and "usage:" not in err
 
 
 def test_prepare_text_iemocap_release(emodb_dir, tmp_path, capsys):

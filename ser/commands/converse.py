@@ -14,7 +14,8 @@ EXAMPLES = [
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="model.pt written by `ser text-train`")
+    parser.add_argument("model", nargs="?", help="model.pt written by `ser text-train` (none ships with ser; without it, "
+                                                 "`ser converse` says how to train one)")
     parser.add_argument("conversation", nargs="?", default="-",
                         help="'speaker<TAB>text' lines (a line without a TAB is text with speaker '-'), or a "
                              "conversation-JSON file (each dialogue streamed in turn); default '-': stdin")  # fmt: skip
@@ -55,8 +56,26 @@ def _turns(source: str):
             handle.close()
 
 
+#: what a user without a text model reads: no text model ships (MELD and IEMOCAP come under their own licences)
+HOW_TO_GET_A_MODEL = (
+    "ser converse needs a text model written by `ser text-train`; none ships with ser. The shortest way "
+    "(one seed, 20 epochs; its measured cost is in the README's Text section):\n"
+    "  ser prepare-text conv-json ../shared/data/iemocap-text data/iemocap6\n"
+    "  ser text-train --config recipes/iemocap_text/conf/bif_agru.yaml --seeds 0 data/iemocap6 exp/bif_agru train.max_epochs=20\n"
+    "  ser converse exp/bif_agru/seed_0/model.pt"
+)
+
+
 def run(args: argparse.Namespace) -> int:
     import json
+    from pathlib import Path
+
+    from ser.errors import SerError
+
+    if not args.model:
+        raise SerError("no model given. " + HOW_TO_GET_A_MODEL)
+    if not Path(args.model).is_file():
+        raise SerError(f"{args.model}: no such text model file. " + HOW_TO_GET_A_MODEL)
 
     import torch
 
