@@ -188,3 +188,16 @@ def audio_duration(path: str | Path) -> float:
     """Duration in seconds from the header alone (cheap; used to check frame counts)."""
     info = sf.info(str(path))
     return info.frames / float(info.samplerate)
+
+
+__all__ = [
+    "AudioFile",
+    "MAX_PEAK",
+    "TARGET_RATE",
+    "audio_duration",
+    "decode_with_av",
+    "load_audio",
+    "open_audio",
+    "resample",
+    "wav_truncation",
+]

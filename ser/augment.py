@@ -69,3 +69,6 @@ def mixup_loss(model: torch.nn.Module, outputs: Mapping[str, torch.Tensor], targ
     index = torch.from_numpy(partner)
     shuffled = {task: t[index.to(t.device)] for task, t in targets.items()}
     return lam * model.loss(outputs, targets, **kwargs) + (1.0 - lam) * model.loss(outputs, shuffled, **kwargs)
+
+
+__all__ = ["mix", "mixed_targets", "mixup_draw", "mixup_loss", "spec_augment"]

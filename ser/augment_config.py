@@ -130,3 +130,6 @@ def check_applicable(aug: AugmentConfig, encoder: str, torch_model: bool, frame_
     if aug.spec_augment is not None and not frame_level:
         raise SerError(f"augment.spec_augment masks frames; '{encoder}' reads one vector per utterance "
                        "(use it with a frame-level encoder, or mixup)")
+
+
+__all__ = ["AugmentConfig", "MixupConfig", "SpecAugmentConfig", "check_applicable", "make_augment_config"]

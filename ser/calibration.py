@@ -95,3 +95,14 @@ def calibrate_experiment(exp_dir) -> Calibration:
         labels += [index[t] for t in truth]
     return fit_temperature(np.concatenate(probs), labels,
                            f"out-of-fold posteriors of {len(labels)} utterances in {len(found)} folds of {Path(exp_dir).name}")
+
+
+__all__ = [
+    "Calibration",
+    "EPS",
+    "apply_temperature",
+    "calibrate_experiment",
+    "expected_calibration_error",
+    "fit_temperature",
+    "negative_log_likelihood",
+]

@@ -94,3 +94,6 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+__all__ = ["TRAIN_ONLY", "build_parser", "main"]

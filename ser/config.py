@@ -143,3 +143,16 @@ def config_tag(config_path: str | Path | None, features: str) -> str:
     """Experiment tag from the config name plus the feature name: `gagru_emobase78_avg5`."""
     stem = Path(config_path).stem if config_path else "default"
     return f"{stem}_{Path(features).stem}"
+
+
+__all__ = [
+    "BALANCING",
+    "ExperimentConfig",
+    "TrainConfig",
+    "config_tag",
+    "load_config",
+    "make_dataclass",
+    "parse_overrides",
+    "read_config_dict",
+    "set_by_path",
+]

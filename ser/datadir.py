@@ -246,3 +246,15 @@ class DataDir:
         if unknown:
             raise DataDirError(f"{self.path or 'data dir'}: unknown speakers {sorted(unknown)}")
         return self.subset_utts(u for u, s in self.utt2spk.items() if s in wanted)
+
+
+__all__ = [
+    "DataDir",
+    "LABELS_FILE",
+    "OPTIONAL_UTT_MAPS",
+    "REQUIRED_MAPS",
+    "is_sorted_file",
+    "read_map",
+    "spk2utt_from",
+    "write_map",
+]

@@ -34,3 +34,6 @@ def torch_load_refusal(exc: BaseException) -> str:
                 "Do not load it with weights_only=False unless you made it yourself")
     first = text.strip().splitlines()[0] if text.strip() else ""
     return f"{type(exc).__name__}: {first}"
+
+
+__all__ = ["DataDirError", "InputFileError", "SerError", "torch_load_refusal"]

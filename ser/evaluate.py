@@ -303,3 +303,22 @@ def run_folds_parallel(cfg: ExperimentConfig, feat_dir: Path, folds_dir: Path, e
         if isinstance(err, SerError):
             raise SerError(f"{len(failures)} fold(s) failed ({', '.join(n for n, _ in failures)}); fold {name}: {err}")
         raise err
+
+
+__all__ = [
+    "CHECKPOINT",
+    "DONE",
+    "FoldLogger",
+    "TrainedModel",
+    "check_augment",
+    "evaluate",
+    "fit_model",
+    "model_metadata",
+    "model_selection_of",
+    "protocol_of",
+    "resolve_classes",
+    "resolve_features",
+    "run_fold",
+    "run_folds_parallel",
+    "save_model",
+]

@@ -44,3 +44,6 @@ def find_feat_dir(exp_dir: Path, given: str | Path | None, protocol: Mapping[str
         if (base / recorded / "feats.scp").is_file():
             return base / recorded
     return recorded
+
+
+__all__ = ["PROTOCOL_FILE", "RENAMED_KEYS", "find_feat_dir", "modern_keys", "read_protocol"]

@@ -163,3 +163,13 @@ def export_bundle(exp_dir: str | Path, out_file: str | Path, fold: str | None = 
     log(f"{path}: {model.encoder} ({meta['training'].get('source')}), {len(model.classes)} classes, "
         f"normalisation {model.normalization}")
     return path
+
+
+__all__ = [
+    "ALL_SPEAKERS_DIR",
+    "ONNX_CHECK_UTTERANCES",
+    "export_bundle",
+    "fold_models",
+    "onnx_graph_of",
+    "train_all_speakers",
+]

@@ -188,3 +188,6 @@ class FeatureTable:
                            labels=np.array([index[utt2emo[u]] for u in kept], dtype=np.int64),
                            speakers=[self.data.utt2spk[u] for u in kept], genders=[utt2gender.get(u, "") for u in kept],
                            corpora=[utt2corpus.get(u, "") for u in kept])
+
+
+__all__ = ["FeatureTable", "LabelledSet", "MIN_CLIPS", "MIN_SECONDS"]

@@ -64,3 +64,6 @@ def line_by_line(path: str | Path) -> Iterator[Callable[[str], None]]:
             os.fsync(handle.fileno())
 
         yield write
+
+
+__all__ = ["atomic_write", "line_by_line", "write_text_atomic"]

@@ -673,3 +673,25 @@ def read_plan(folds_dir: str | Path, data: DataDir, allow_missing: bool = False)
         notes=[str(n) for n in meta.get("notes") or []],
         path=folds_dir,
     )
+
+
+__all__ = [
+    "DONE_FILE",
+    "Fold",
+    "FoldError",
+    "FoldPlan",
+    "KINDS",
+    "PARTS",
+    "PLAN_FILE",
+    "PLAN_VERSION",
+    "VALIDATION_RULES",
+    "VALID_SHARE",
+    "build_plan",
+    "check_corpora",
+    "check_fold",
+    "corpus_validation_speakers",
+    "make_folds",
+    "read_plan",
+    "speaker_groups",
+    "write_plan",
+]

@@ -57,3 +57,6 @@ def fuse_experiments(members: Sequence[str | Path], out_dir: str | Path) -> list
     with atomic_write(out_dir / PROTOCOL_FILE) as out:
         yaml.safe_dump(protocol, out, sort_keys=False)
     return names
+
+
+__all__ = ["fuse_experiments"]

@@ -50,3 +50,6 @@ def predict(model: torch.nn.Module, inputs: Sequence[np.ndarray], frame_level: b
     if not rows:
         return np.zeros((len(inputs), 0), dtype=np.float32)
     return np.stack([rows[i] for i in range(len(inputs))])
+
+
+__all__ = ["collate", "predict"]

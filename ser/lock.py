@@ -89,3 +89,6 @@ class OutputLock:
             if holder is not None and holder.get("pid") == os.getpid():
                 self.path.unlink(missing_ok=True)
             self.held = False
+
+
+__all__ = ["LOCK_NAME", "OutputLock"]

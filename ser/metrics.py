@@ -307,3 +307,21 @@ def summarise_folds(per_fold: Mapping[str, Metrics], ddof: int = STD_DDOF) -> Fo
         col = col[~np.isnan(col)]
         per_class[c] = float(col.mean()) if col.size else float("nan")
     return FoldSummary(folds=folds, mean=mean, std=std, pooled=pooled, per_class_recall_mean=per_class, ddof=ddof)
+
+
+__all__ = [
+    "FoldSummary",
+    "Metrics",
+    "MetricsError",
+    "SCALAR_METRICS",
+    "STD_DDOF",
+    "compute_metrics",
+    "confusion_matrix",
+    "macro_f1",
+    "mean_std",
+    "per_class_recall",
+    "summarise_folds",
+    "uar",
+    "weighted_accuracy",
+    "weighted_f1",
+]

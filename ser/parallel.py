@@ -306,3 +306,18 @@ def batch_runner(nj: int, cluster: str | None = None,
             return [_result(task, future) for task, future in zip(tasks, futures)]
 
         yield run
+
+
+__all__ = [
+    "PR_SET_PDEATHSIG",
+    "Terminated",
+    "batch_runner",
+    "completed_map",
+    "dask_executor",
+    "default_start_method",
+    "die_with_parent",
+    "ordered_map",
+    "process_pool",
+    "stop_workers",
+    "stop_workers_on_sigterm",
+]

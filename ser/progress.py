@@ -67,3 +67,6 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+__all__ = ["Progress", "format_seconds"]

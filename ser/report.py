@@ -1100,3 +1100,35 @@ def compare_seed_experiments(exp_dirs: Sequence[str | Path], out: str | Path | N
     if out:
         write_text_atomic(out, text)
     return text
+
+
+__all__ = [
+    "CI_METRICS",
+    "CONFUSION_PNG",
+    "FOLD_PREFIX",
+    "FoldScores",
+    "METRIC_LABELS",
+    "PROTOCOL_ORDER",
+    "RESULTS_JSON",
+    "RESULTS_MD",
+    "ReportError",
+    "SCORES_FILE",
+    "SEED_PREFIX",
+    "bootstrap_block",
+    "compare_experiments",
+    "compare_seed_experiments",
+    "find_fold_scores",
+    "per_corpus_block",
+    "plot_confusion",
+    "read_corpora",
+    "read_experiment_scores",
+    "read_feat_map",
+    "read_scores",
+    "read_speakers",
+    "seed_table",
+    "summarise_seeds",
+    "write_comparison",
+    "write_report",
+    "write_scores",
+    "write_seed_report",
+]

@@ -472,3 +472,25 @@ def plot_timeline(run: ScoreRun, path: str | Path, max_recordings: int = 8) -> P
     with atomic_write(path, mode="wb") as out:
         out.write(buf.getvalue())
     return Path(path)
+
+
+__all__ = [
+    "Clip",
+    "ClipResult",
+    "ScoreRun",
+    "Scorer",
+    "collect_clips",
+    "csv_cells",
+    "csv_header",
+    "csv_line",
+    "extract_features",
+    "format_table",
+    "json_line",
+    "plot_timeline",
+    "read_utt2spk",
+    "score_feature_dir",
+    "segment_clips",
+    "window_long_clips",
+    "write_csv",
+    "write_jsonl",
+]

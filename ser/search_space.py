@@ -157,3 +157,6 @@ def apply_settings(cfg: ExperimentConfig, settings: Mapping[str, Any]) -> Experi
     out = make_dataclass(ExperimentConfig, tree, "tuned config")
     out.train = make_dataclass(TrainConfig, train, "tuned config: train")
     return out
+
+
+__all__ = ["KINDS", "Param", "SearchSpace", "apply_settings", "resolve_path"]

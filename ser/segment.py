@@ -140,3 +140,15 @@ def vad_segments_silero(path: str | Path, cfg: VADConfig | None = None, threshol
     cfg = cfg or VADConfig()
     probs, frame, duration = silero_probabilities(path, cfg.block_seconds)
     return runs_to_segments(probs > threshold, frame, duration, cfg)
+
+
+__all__ = [
+    "FLOOR_DB",
+    "VADConfig",
+    "frame_energies",
+    "runs_to_segments",
+    "silero_probabilities",
+    "speech_threshold",
+    "vad_segments",
+    "vad_segments_silero",
+]

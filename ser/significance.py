@@ -396,3 +396,25 @@ def paired_tests(
         mcnemar(utts_a, true_a, pred_a, pred_b),
         permutation_test(utts_a, true_a, pred_a, pred_b, classes, groups, n_perm=n_perm, seed=seed, unit=unit),
     )
+
+
+__all__ = [
+    "BatchMetric",
+    "BootstrapResult",
+    "DEFAULT_LEVEL",
+    "DEFAULT_METRICS",
+    "DEFAULT_N_BOOT",
+    "DEFAULT_N_PERM",
+    "DEFAULT_SEED",
+    "Interval",
+    "PairedTest",
+    "SignificanceError",
+    "batch_uar",
+    "batch_wa",
+    "bootstrap_mean",
+    "check_paired",
+    "mcnemar",
+    "paired_tests",
+    "permutation_test",
+    "speaker_bootstrap",
+]

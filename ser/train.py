@@ -145,3 +145,6 @@ def train_torch(cfg: ExperimentConfig, train: LabelledSet, valid: LabelledSet, c
     loop = LoopConfig(max_epochs=tc.max_epochs, min_epochs=tc.min_epochs, patience=tc.patience, grad_clip=tc.grad_clip)
     outcome = run_training(task, loop, out_dir / CHECKPOINT, log)
     return task.model, outcome
+
+
+__all__ = ["AudioTask", "CHECKPOINT", "auxiliary_targets", "train_torch", "upsample_indices"]

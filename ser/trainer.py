@@ -189,3 +189,16 @@ def run_training(task: TrainingTask, loop: LoopConfig, checkpoint: Path, log: Lo
 
 def finite_or_none(value: float | None) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+__all__ = [
+    "LoopConfig",
+    "Outcome",
+    "TrainingTask",
+    "finite_or_none",
+    "inverse_frequency_weights",
+    "pick_device",
+    "run_training",
+    "sqrt_min_frequency_weights",
+    "torch_save_atomic",
+]

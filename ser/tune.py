@@ -288,3 +288,23 @@ def tune(cfg: ExperimentConfig, settings: SearchSettings, feat_dir: str | Path, 
             run(_fold_worker, refits)
     write_tune_report(exp_dir, commands)
     return exp_dir
+
+
+__all__ = [
+    "DEFAULT_BATCH",
+    "DEFAULT_INNER",
+    "DEFAULT_SEED",
+    "FoldSearch",
+    "Runner",
+    "SPACE_FILE",
+    "SearchSettings",
+    "TrialResult",
+    "inner_folds",
+    "inner_kind",
+    "run_trial",
+    "score_inner_fold",
+    "search",
+    "selection_text",
+    "training_table",
+    "tune",
+]

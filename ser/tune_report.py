@@ -91,3 +91,6 @@ def write_tune_report(exp_dir: str | Path, commands: Sequence[str] = ()) -> dict
     exp_dir = Path(exp_dir)
     results = write_report(exp_dir, commands=list(commands) or None, title=f"Nested-tuned results: {exp_dir.name}")
     return add_tuning(exp_dir, results)
+
+
+__all__ = ["SEARCH_FILE", "SECTION", "TUNE_FILE", "add_tuning", "tuning_block", "tuning_markdown", "write_tune_report"]

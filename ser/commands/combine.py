@@ -57,3 +57,6 @@ def run(args: argparse.Namespace) -> int:
           f"{len(result.corpora)} corpora, classes {','.join(result.classes)}")
     print(result.summary())
     return 0
+
+
+__all__ = ["EXAMPLES", "HELP", "NAME", "add_arguments", "run"]

@@ -33,3 +33,6 @@ def run(args: argparse.Namespace) -> int:
     frames = int(sum(s[0, -1] for s in stats.values()))
     print(f"{feat_dir}/cmvn.scp: {len(stats)} speakers, {frames} frames", file=sys.stderr)
     return 0
+
+
+__all__ = ["EXAMPLES", "HELP", "NAME", "add_arguments", "run"]

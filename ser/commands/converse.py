@@ -113,3 +113,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"{turn}\t{speaker}\t{label}\t" + "\t".join(f"{p:.4f}" for p in probs), flush=True)
         turn += 1
     return 2 if refused else 0
+
+
+__all__ = ["EXAMPLES", "HELP", "HOW_TO_GET_A_MODEL", "NAME", "add_arguments", "run"]

@@ -71,3 +71,6 @@ def run(args: argparse.Namespace) -> int:
                    nj=args.nj, cluster=args.cluster)
     print(f"{exp}: folds done; next: ser report {exp}", file=sys.stderr)
     return 0
+
+
+__all__ = ["EXAMPLES", "HELP", "NAME", "add_arguments", "add_common", "load", "run"]

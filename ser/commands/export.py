@@ -48,3 +48,6 @@ def run(args: argparse.Namespace) -> int:
                   overrides=args.overrides, force_retrain=args.retrain_all, calibrate=args.calibrate, card=card,
                   onnx=args.onnx)
     return 0
+
+
+__all__ = ["EXAMPLES", "HELP", "NAME", "add_arguments", "run"]

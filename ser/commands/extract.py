@@ -100,3 +100,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"failures are listed in {copies.out_dir / 'failed.txt'}", file=sys.stderr)
             failed = True
     return 1 if failed else 0
+
+
+__all__ = ["EXAMPLES", "HELP", "NAME", "add_arguments", "add_cluster", "run"]

@@ -25,3 +25,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.out_dir}: {len(names)} folds, mean of {len(args.members)} experiments; next: ser report {args.out_dir}",
           file=sys.stderr)
     return 0
+
+
+__all__ = ["EXAMPLES", "HELP", "NAME", "add_arguments", "run"]

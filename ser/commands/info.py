@@ -34,3 +34,6 @@ def run(args: argparse.Namespace) -> int:
 
     sys.stdout.write(format_card(bundle))
     return 0
+
+
+__all__ = ["EXAMPLES", "HELP", "NAME", "add_arguments", "run"]

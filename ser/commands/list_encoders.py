@@ -45,3 +45,6 @@ def _show(value: object) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
     return str(value)
+
+
+__all__ = ["EXAMPLES", "HELP", "NAME", "add_arguments", "run"]

@@ -22,3 +22,6 @@ def run(args: argparse.Namespace) -> int:
     for name, description in list_feature_sets():
         print(f"{name:16s} {description}")
     return 0
+
+
+__all__ = ["EXAMPLES", "HELP", "NAME", "add_arguments", "run"]

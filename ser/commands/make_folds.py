@@ -59,3 +59,6 @@ def run(args: argparse.Namespace) -> int:
     for note in plan.notes:
         print(f"note: {note}")
     return 0
+
+
+__all__ = ["EXAMPLES", "HELP", "NAME", "add_arguments", "run"]

@@ -83,3 +83,6 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"{args.data_dir}: {len(data.utts)} utterances, {len(data.speakers)} speakers")
     return 0
+
+
+__all__ = ["CORPORA", "EXAMPLES", "HELP", "NAME", "add_arguments", "run"]

@@ -41,3 +41,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{out / (split + '.json')}: {n_dia} dialogues, {n_turns} turns")
     print(f"classes: {' '.join(classes)}")
     return 0
+
+
+__all__ = ["EXAMPLES", "HELP", "NAME", "add_arguments", "run"]

@@ -108,3 +108,6 @@ def run(args: argparse.Namespace) -> int:
         ref = next(r["experiment"] for r in rows if r["is_reference"])
         print(f"comparison of {len(args.exp_dirs)} experiments (significance against {ref}) -> {args.compare}")
     return 0
+
+
+__all__ = ["DEFAULT_N_BOOT", "DEFAULT_N_PERM", "DEFAULT_SEED", "EXAMPLES", "HELP", "NAME", "add_arguments", "run"]

@@ -178,3 +178,6 @@ def _report_metrics(args: argparse.Namespace, result, mapped, bundle) -> None:
         with atomic_write(args.metrics) as out:
             json.dump(record, out, indent=1)
             out.write("\n")
+
+
+__all__ = ["EXAMPLES", "HELP", "NAME", "add_arguments", "run"]

@@ -24,3 +24,6 @@ def run(args: argparse.Namespace) -> int:
         text = compare_seed_experiments(args.exp_dirs, args.compare)
         print(text, end="")
     return 0
+
+
+__all__ = ["EXAMPLES", "HELP", "NAME", "add_arguments", "run"]

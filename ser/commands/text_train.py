@@ -110,3 +110,6 @@ def _record_config(exp, cfg) -> None:
     exp.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as out:
         yaml.safe_dump(cfg.to_dict(), out, sort_keys=False)
+
+
+__all__ = ["EXAMPLES", "HELP", "NAME", "add_arguments", "run"]

@@ -34,3 +34,6 @@ def run(args: argparse.Namespace) -> int:
     exp = evaluate(cfg, args.feat_dir, args.folds_dir, args.exp_dir, only_folds=[args.fold], quiet=args.quiet)
     print(f"{exp}/fold_{args.fold}: done", file=sys.stderr)
     return 0
+
+
+__all__ = ["EXAMPLES", "HELP", "NAME", "add_arguments", "run"]

@@ -59,3 +59,6 @@ def run(args: argparse.Namespace) -> int:
                commands=[command] if command else [], quiet=args.quiet, nj=args.nj, cluster=args.cluster)
     print(f"{exp}: nested search done; report in {exp}/RESULTS.md", file=sys.stderr)
     return 0
+
+
+__all__ = ["EXAMPLES", "HELP", "NAME", "add_arguments", "run"]

@@ -26,3 +26,6 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"{args.data_dir}: OK ({len(data.utts)} utterances, {len(data.speakers)} speakers)")
     return 0
+
+
+__all__ = ["EXAMPLES", "HELP", "NAME", "add_arguments", "run"]

@@ -42,3 +42,6 @@ def run(args: argparse.Namespace) -> int:
     if wanted:
         print(f"{path}: matches a trusted SHA-256")
     return 0
+
+
+__all__ = ["EXAMPLES", "HELP", "NAME", "add_arguments", "run"]

@@ -154,3 +154,17 @@ def _add_genders(root: Path, maps: dict[str, dict[str, str]], skips: SkipReport)
         log("crema_d", f"{table} has no usable row for {len(missing)} actor(s) ({shown}): utt2gender not written")
         return
     maps["utt2gender"] = {utt: genders[spk] for utt, spk in maps["utt2spk"].items()}
+
+
+__all__ = [
+    "ACTORS",
+    "DEMOGRAPHICS",
+    "EMOTIONS",
+    "LEVELS",
+    "SENTENCES",
+    "SEXES",
+    "SOURCE",
+    "find_demographics",
+    "prepare",
+    "read_demographics",
+]

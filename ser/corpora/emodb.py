@@ -79,3 +79,6 @@ def prepare(corpus_dir: str | Path, data_dir: str | Path) -> DataDir:
         })
     skips.summary()
     return finish("emodb", maps, data_dir)
+
+
+__all__ = ["EMOTIONS", "GENDERS", "SOURCE", "prepare"]

@@ -72,3 +72,6 @@ def prepare(corpus_dir: str | Path, data_dir: str | Path) -> DataDir:
         })
     skips.summary()
     return finish("emovo", maps, data_dir)
+
+
+__all__ = ["EMOTIONS", "GENDERS", "SOURCE", "prepare"]

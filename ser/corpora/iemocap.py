@@ -246,3 +246,18 @@ def _usable(turn: Turn, seen: set[str], eval_file: Path, skips: SkipReport) -> b
         return False
     seen.add(turn.name)
     return True
+
+
+__all__ = [
+    "CLASS_SETS",
+    "LABELS",
+    "SOURCE",
+    "Turn",
+    "find_release",
+    "original_name",
+    "prepare",
+    "read_emo_evaluation",
+    "read_transcriptions",
+    "speaker_of",
+    "utterance_id",
+]

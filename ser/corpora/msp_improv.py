@@ -165,3 +165,16 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+__all__ = [
+    "AUDIO_SUFFIXES",
+    "FOUR_CLASSES",
+    "LABELS",
+    "LABEL_FILES",
+    "SOURCE",
+    "find_label_file",
+    "main",
+    "prepare",
+    "read_evaluation",
+]

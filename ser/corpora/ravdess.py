@@ -116,3 +116,16 @@ def prepare(corpus_dir: str | Path, data_dir: str | Path, include_song: bool = F
         hint = " (pass include_song=True / --include-song to keep songs)" if "song" in not_used else ""
         log("ravdess", "not used: " + ", ".join(f"{n} {kind} files" for kind, n in sorted(not_used.items())) + hint)
     return finish("ravdess", maps, data_dir)
+
+
+__all__ = [
+    "AUDIO_SUFFIXES",
+    "CHANNELS",
+    "EMOTIONS",
+    "INTENSITIES",
+    "MODALITIES",
+    "SOURCE",
+    "STATEMENTS",
+    "prepare",
+    "speaker_id",
+]

@@ -88,3 +88,6 @@ def prepare(corpus_dir: str | Path, data_dir: str | Path) -> DataDir:
         }, duplicate="same clip as")
     skips.summary()
     return finish("savee", maps, data_dir)
+
+
+__all__ = ["EMOTIONS", "GENDERS", "SOURCE", "parse", "prepare"]

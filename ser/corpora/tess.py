@@ -94,3 +94,6 @@ def prepare(corpus_dir: str | Path, data_dir: str | Path) -> DataDir:
         })
     skips.summary()
     return finish("tess", maps, data_dir)
+
+
+__all__ = ["CARRIER", "EMOTIONS", "GENDERS", "SOURCE", "folder_emotion", "prepare"]

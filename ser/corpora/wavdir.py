@@ -305,3 +305,17 @@ def _match_csv(
             continue
         out[target] = label
     return out
+
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "FILE_COLUMNS",
+    "LABEL_COLUMNS",
+    "SOURCE",
+    "prepare",
+    "read_label_csv",
+    "shown_path",
+    "unusable_files",
+    "unusable_name",
+    "warn_one_speaker",
+]

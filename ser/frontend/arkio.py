@@ -163,3 +163,15 @@ def open_scp(scp_path: str | Path, sequential: bool = False):
                     raise SerError(f"{scp_path}:{lineno}: '{value}' is a shell command, not an ark entry; ser does not run "
                                    "commands from data files (use `ser --allow-pipes VERB ...` if you trust this file)")
     return kaldiio.load_scp_sequential(str(scp_path)) if sequential else kaldiio.load_scp(str(scp_path))
+
+
+__all__ = [
+    "ALLOW_PIPES_ENV",
+    "ArkAppender",
+    "open_scp",
+    "parse_scp_line",
+    "read_matrix_shape",
+    "recover",
+    "sort_scp",
+    "write_ark_atomic",
+]

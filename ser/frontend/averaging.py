@@ -19,3 +19,6 @@ def average_frames(feats: np.ndarray, block: int) -> np.ndarray:
         tail = feats[full * block :].mean(axis=0, keepdims=True)
         head = np.concatenate([head, tail], axis=0)
     return head.astype(feats.dtype, copy=False)
+
+
+__all__ = ["average_frames"]

@@ -61,3 +61,6 @@ def make_extractor(kind: str, options: dict[str, Any]) -> Extractor:
 def registered_kinds() -> list[str]:
     _import_builtin_extractors()
     return sorted(_EXTRACTORS)
+
+
+__all__ = ["Extractor", "ExtractorFactory", "make_extractor", "register_extractor", "registered_kinds"]

@@ -90,3 +90,16 @@ def read_cmvn(feat_dir: str | Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise SerError(f"{path} is missing: run `ser compute-cmvn {feat_dir}` first")
     return {spk: np.asarray(mat, dtype=np.float64) for spk, mat in open_scp(path).items()}
+
+
+__all__ = [
+    "VAR_FLOOR",
+    "apply_stats",
+    "mean_std",
+    "pool_by_speaker",
+    "read_cmvn",
+    "speaker_stats",
+    "stats_of",
+    "sum_stats",
+    "write_cmvn",
+]

@@ -27,3 +27,6 @@ def add_deltas(features: np.ndarray, order: int, window: int = 2) -> np.ndarray:
     for _ in range(order):
         blocks.append(delta(blocks[-1], window))
     return np.concatenate(blocks, axis=1)
+
+
+__all__ = ["add_deltas", "delta"]

@@ -192,3 +192,6 @@ def extract_copies(data: DataDir, out_dir: str | Path, fs: FeatureSet, kinds: li
     copies = augment_datadir(data, kinds)
     return extract(copies, Path(out_dir) / AUGMENT_DIR, fs, nj=nj, overwrite=overwrite, progress=progress,
                    cluster=cluster)
+
+
+__all__ = ["ExtractResult", "Failure", "PASSTHROUGH_EXCLUDE", "extract", "extract_copies"]

@@ -106,3 +106,6 @@ def list_feature_sets() -> list[tuple[str, str]]:
                 except yaml.YAMLError:
                     seen[path.stem] = "(unreadable YAML)"
     return sorted(seen.items())
+
+
+__all__ = ["FeatureSet", "feature_search_path", "find_feature_file", "list_feature_sets", "load_feature_set"]

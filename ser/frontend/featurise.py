@@ -144,3 +144,17 @@ def featurise_task(task: Task) -> tuple[np.ndarray | None, str | None]:
 def lost_task(task: Task, reason: str) -> tuple[None, str]:
     """What `featurise_task` would have returned for a clip whose worker process died (``ser.parallel``'s on_lost)."""
     return None, reason
+
+
+__all__ = [
+    "BLOCK_SECONDS",
+    "CONTEXT_SECONDS",
+    "Task",
+    "check_features",
+    "featurise",
+    "featurise_blocks",
+    "featurise_samples",
+    "featurise_task",
+    "init_featuriser",
+    "lost_task",
+]

@@ -106,3 +106,6 @@ class KaldiMfccExtractor(_KaldiExtractor):
         if options["htk_compat"]:  # c0/energy moves to the last column
             names = names[1:] + names[:1]
         return names
+
+
+__all__ = ["INT16_SCALE", "KaldiFbankExtractor", "KaldiMfccExtractor"]

@@ -183,3 +183,6 @@ class MfccPitchExtractor:
         if self.deltas:
             feats = add_deltas(feats, self.deltas, self.delta_window)
         return np.ascontiguousarray(feats, dtype=np.float32)
+
+
+__all__ = ["MfccPitchExtractor"]

@@ -75,3 +75,6 @@ class OpenSmileExtractor:
         if self.deltas:
             feats = add_deltas(feats, self.deltas, self.delta_window)
         return feats.astype(np.float32, copy=False)
+
+
+__all__ = ["LLD_FRAME_SHIFT", "OpenSmileExtractor"]

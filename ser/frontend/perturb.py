@@ -169,3 +169,19 @@ def augment_datadir(data: DataDir, kinds: list[tuple[str, list[Perturbation]]]) 
     if segments is not None:
         maps["wav.scp"] = dict(data.wav_scp)  # copies read the same recordings
     return DataDir(maps=maps, segments=segments)
+
+
+__all__ = [
+    "AUGMENT_DIR",
+    "INHERITED",
+    "NOISE_SUFFIXES",
+    "Perturbation",
+    "WHITE",
+    "add_noise",
+    "apply_perturbation",
+    "augment_datadir",
+    "change_speed",
+    "noise_files",
+    "noise_like",
+    "plan_perturbations",
+]

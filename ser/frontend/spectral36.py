@@ -220,3 +220,6 @@ class Spectral36Extractor:
         voiced = has_peak & loud & (harmonic_ratio >= self.voicing_threshold)
         pitch = np.where(voiced, rate / lag, 0.0)
         return harmonic_ratio, pitch
+
+
+__all__ = ["NAMES", "Spectral36Extractor"]

@@ -16,3 +16,6 @@ def package_versions(names: tuple[str, ...] = TRACKED) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return found
+
+
+__all__ = ["TRACKED", "package_versions"]

@@ -322,3 +322,14 @@ register_encoder(
     default_heads=PAPER_HEADS,
     description="conventional-LSTM baseline of paper 004 in the A-LSTM framework (mixing: none).",
 )(ALSTMEncoder)
+
+
+__all__ = [
+    "ALSTMConfig",
+    "ALSTMEncoder",
+    "ALSTMLayer",
+    "ConventionalLSTMConfig",
+    "MIXINGS",
+    "MeanLSTMConfig",
+    "PAPER_HEADS",
+]

@@ -99,3 +99,6 @@ class BLSTMEncoder(nn.Module):
         mask = lengths_to_mask(lengths, x.shape[1])
         pooled, alpha = self.pool(h, mask)
         return pooled, {"attention": alpha}
+
+
+__all__ = ["BLSTMConfig", "BLSTMEncoder"]

@@ -59,3 +59,6 @@ class DNNEncoder(nn.Module):
         if x.dim() != 2:
             raise SerError(f"the dnn encoder takes one vector per utterance (batch, dims), got shape {tuple(x.shape)}")
         return self.net(x), {}
+
+
+__all__ = ["DNNConfig", "DNNEncoder"]

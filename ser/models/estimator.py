@@ -95,3 +95,6 @@ def array(state: dict[str, np.ndarray], key: str, owner: str) -> np.ndarray:
     if key not in state:
         raise SerError(f"the {owner} model file lacks '{key}' (another model's file?)")
     return np.asarray(state[key])
+
+
+__all__ = ["Estimator", "array", "stack_vectors"]

@@ -154,3 +154,6 @@ register_encoder(
     default_heads={"hidden": [], "dropout": 0.0},
     description="BiGRU+ATT baseline of paper 002: GA-GRU without the graph (graph: false).",
 )(GAGRUEncoder)
+
+
+__all__ = ["BiGRUAttConfig", "GAGRUConfig", "GAGRUEncoder", "frame_graph"]

@@ -196,3 +196,14 @@ class SERModel(nn.Module):
     def loss(self, outputs: Mapping[str, Tensor], targets: Mapping[str, Tensor], **kwargs):
         """:func:`multitask_loss` with this model's loss weights."""
         return multitask_loss(outputs, targets, self.loss_weights, **kwargs)
+
+
+__all__ = [
+    "ClassifierHead",
+    "DEFAULT_TASK_CLASSES",
+    "DEFAULT_TASK_WEIGHTS",
+    "HeadsConfig",
+    "MultiTaskHeads",
+    "SERModel",
+    "multitask_loss",
+]

@@ -76,3 +76,6 @@ class LogisticRegressionClassifier(Estimator):
         self.present = array(state, "present", self.name).astype(np.int64)
         self.coef = array(state, "coef", self.name).astype(np.float64)
         self.intercept = array(state, "intercept", self.name).astype(np.float64)
+
+
+__all__ = ["LogRegConfig", "LogisticRegressionClassifier"]

@@ -121,3 +121,14 @@ class PaddedBiRNN(torch.nn.Module):
             out_b, _ = bwd(reverse_padded(h, lengths))
             h = torch.cat([out_f, reverse_padded(out_b, lengths)], dim=-1).masked_fill(~mask, 0.0)
         return h
+
+
+__all__ = [
+    "PaddedBiRNN",
+    "check_lengths",
+    "lengths_to_mask",
+    "masked_mean",
+    "masked_softmax",
+    "masked_weighted_sum",
+    "reverse_padded",
+]

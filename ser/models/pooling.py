@@ -96,3 +96,6 @@ def make_pooling(kind: str, input_dim: int, dropout: float = 0.0, **attention_op
     if kind == "attention":
         return AttentionPooling(input_dim, dropout=dropout, **attention_options)
     raise SerError(f"pooling must be 'mean' or 'attention', not '{kind}'")
+
+
+__all__ = ["AttentionPooling", "MeanPooling", "make_pooling"]

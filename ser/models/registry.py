@@ -311,3 +311,22 @@ def build_model_from_spec(spec: dict[str, Any]):
     """Rebuild the architecture recorded in ``model.spec`` (weights are loaded separately)."""
     return build_model(spec["encoder"], spec.get("encoder_conf"), spec["input_dim"], spec["num_classes"],
                        spec.get("heads_conf"))
+
+
+__all__ = [
+    "ConfigError",
+    "ENTRY_POINT_GROUP",
+    "EncoderEntry",
+    "INPUT_KINDS",
+    "KINDS",
+    "RegistryError",
+    "build_model",
+    "build_model_from_spec",
+    "get_encoder",
+    "list_encoders",
+    "make_config",
+    "merge_heads_conf",
+    "register_classifier",
+    "register_encoder",
+    "unregister_encoder",
+]

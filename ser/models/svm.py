@@ -169,3 +169,6 @@ def couple_pairwise(r: np.ndarray) -> np.ndarray:
             pa /= scale[:, None]
         p[idx[~done]] = pa
     return p
+
+
+__all__ = ["LinearSVM", "SVMConfig", "couple_pairwise", "pairwise_sigmoid"]

@@ -126,3 +126,6 @@ class TorchClassifier:
         final.train.patience = n + 1
         log(f"training on every speaker for {n} epochs (median best epoch of the folds: {epochs})")
         return final
+
+
+__all__ = ["SELECTED", "SELECT_DIR", "TorchClassifier", "empty_set"]

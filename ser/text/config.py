@@ -122,3 +122,6 @@ def load_text_config(path: str | Path | None, overrides: list[str] | None = None
     cfg = make_dataclass(TextExperimentConfig, data, str(path or "config"))
     cfg.train = make_dataclass(TextTrainConfig, train, f"{path or 'config'}: train")
     return cfg
+
+
+__all__ = ["SENTENCE_DIM", "TextExperimentConfig", "TextModelConfig", "TextTrainConfig", "load_text_config"]

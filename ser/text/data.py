@@ -333,3 +333,30 @@ class Vocab:
     def encode(self, text: str) -> list[int]:
         ids = [self.stoi.get(w, 1) for w in tokenize(text)]
         return ids or [1]  # an empty utterance reads as one unknown token
+
+
+__all__ = [
+    "CLASSES",
+    "Dialogue",
+    "IEMOCAP6_CLASSES",
+    "IEMOCAP6_CODES",
+    "MELD_CLASSES",
+    "MELD_FILES",
+    "MELD_HEADER",
+    "SPLITS",
+    "Turn",
+    "Vocab",
+    "count",
+    "default_classes",
+    "fix_mojibake",
+    "log",
+    "read_conversation_dir",
+    "read_conversation_json",
+    "read_iemocap_release",
+    "read_meld",
+    "read_meld_csv",
+    "read_source",
+    "require_labels",
+    "tokenize",
+    "write_conversation_json",
+]

@@ -136,3 +136,6 @@ def embedding_matrix(
     matrix = _normalise(matrix).astype(np.float32)
     matrix[0] = 0.0
     return matrix, found
+
+
+__all__ = ["embedding_matrix", "read_vectors", "write_word2vec_binary"]

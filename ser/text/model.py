@@ -341,3 +341,20 @@ def load_model(path) -> tuple[TextEmotionModel, list[str], list[str]]:
     except RuntimeError as exc:
         raise InputFileError(path, f"weights do not match the model config ({exc})") from None
     return model.eval(), list(payload["vocab"]), list(payload["classes"])
+
+
+__all__ = [
+    "AGRU",
+    "Batch",
+    "BiRNN",
+    "CNNReader",
+    "FORMAT",
+    "RNNReader",
+    "SentenceReader",
+    "Stream",
+    "TextEmotionModel",
+    "load_model",
+    "reverse_within",
+    "save_model",
+    "text_encoder",
+]

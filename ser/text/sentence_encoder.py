@@ -128,3 +128,6 @@ class SentenceEncoder:
         return vector if vector is not None else self._run([text])[0]
 
     __call__ = encode
+
+
+__all__ = ["DIM", "MISSING", "MODEL_NAME", "PACKAGE", "SentenceEncoder", "load_minilm", "text_key"]

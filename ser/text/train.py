@@ -272,3 +272,6 @@ def run_seeds(
         cache = exp_dir / SENTENCE_CACHE if model_config.reader == "minilm" else None
         train_seed(splits, classes, model_config, train_config, seed_dir, seed=seed, log=log, sentence_cache=cache)
     return write_seed_report(exp_dir, seeds=seeds, command=command)
+
+
+__all__ = ["CHECKPOINT", "SENTENCE_CACHE", "TextTask", "encode_split", "predict", "run_seeds", "train_seed"]
