@@ -439,3 +439,33 @@ def test_progress_bar_on_a_terminal_shows_epochs_and_folds():
     progress.close()
     text = out.getvalue()
     assert "1/2" in text and "fold 03 epoch 4" in text and "fold 03 done" not in text
+
+
+@pytest.mark.parametrize("name, clipped, weighted", [("gagru", False, False), ("gagru_ours", True, True)])
+def test_trainer_honours_balance_none_and_grad_clip_0(emodb_feats, tmp_path, monkeypatch, name, clipped, weighted):
+    """The paper config trains with plain cross-entropy and never clips; our variant weights classes and clips at 5."""
+    import torch
+    import torch.nn.functional as F
+
+    from ser.inference import collate
+    from ser.train import AudioTask, train_torch
+
+    (train, valid, _), classes = _fold_sets(emodb_feats)
+    cfg = load_config(REPO / "recipes" / "emodb" / "conf" / f"{name}.yaml",
+                      ["encoder_conf.hidden_size=16", "encoder_conf.num_layers=1", "train.threads=1", "train.max_epochs=1"])
+    norms: list[float] = []
+    real_clip = torch.nn.utils.clip_grad_norm_
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", lambda params, max_norm: norms.append(max_norm) or real_clip(params, max_norm))
+    train_torch(cfg, train, valid, classes, tmp_path / name, lambda _m: None)
+    assert norms == ([5.0] * len(norms) if clipped else []) and bool(norms) == clipped
+
+    task = AudioTask(cfg, train, valid, classes, torch.device("cpu"))
+    task.model.eval()  # no dropout: the task's loss and a hand-made cross-entropy see the same logits
+    idx = np.arange(len(train.utts))
+    x, lens = collate([train.inputs[i] for i in idx], True, 0, None)
+    logits = task.model(x, lens)["emotion"]
+    target = torch.from_numpy(train.labels)
+    weight = class_weights(train.labels, len(classes)) if weighted else None
+    with torch.no_grad():
+        assert torch.allclose(task.loss(idx)[0], F.cross_entropy(logits, target, weight=weight), atol=1e-6)
+    assert (task.class_weights is not None) == weighted

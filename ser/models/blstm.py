@@ -26,6 +26,11 @@ reading, or ``hidden_size: 256`` for 256 per direction). The decoder's hidden la
 activation is not given) is the default head (``heads_conf: {hidden: [128]}``); ``hidden: []`` gives the
 baseline's plain softmax layer.
 
+The defaults are the final model's. The paper's baseline ("the context vector c then passed through a softmax
+layer"; dropout and the decoder's hidden layer were added later, step by step) is ``pooling: mean,
+dropout: 0`` with ``heads_conf: {hidden: []}`` - recipes' ``blstm_mean.yaml``. The paper names no loss
+weighting and no gradient clipping, so its recipe configs train with plain cross-entropy and no clipping.
+
 Greedy training (BLSTM first with mean pooling, then attention on top of the frozen BLSTM) is a training
 procedure: load the baseline's ``encoder.rnn`` weights and set ``freeze_rnn: true``.
 """
