@@ -68,7 +68,13 @@ def _mono(data: np.ndarray) -> np.ndarray:
 
 
 def decode_with_av(path: Path) -> tuple[np.ndarray, int]:
-    """(mono float32 samples, rate) of the first audio stream of any container FFmpeg knows, via PyAV."""
+    """(mono float32 samples, rate) of the first audio stream of any container FFmpeg knows, via PyAV.
+
+    Channels are averaged here, as `_mono` does for libsndfile's files: FFmpeg's own downmix weights stereo by
+    1/sqrt(2) (+3 dB on the mean) and adds centre/LFE in 5.1, so the same audio would be louder as m4a than as WAV.
+    FFmpeg drops the encoder's priming samples the container declares (MP4 edit list, iTunSMPB, LAME header) but
+    keeps the padding that fills the last frame; that tail is cut to the duration the container declares.
+    """
     import av
 
     try:
@@ -76,15 +82,24 @@ def decode_with_av(path: Path) -> tuple[np.ndarray, int]:
             streams = [s for s in container.streams if s.type == "audio"]
             if not streams:
                 raise InputFileError(path, "the file has no audio stream")
-            rate = int(streams[0].rate or streams[0].codec_context.sample_rate)
-            mono = av.AudioResampler(format="flt", layout="mono", rate=rate)
-            chunks = [out.to_ndarray().reshape(-1) for frame in container.decode(streams[0]) for out in mono.resample(frame)]
-            chunks += [out.to_ndarray().reshape(-1) for out in mono.resample(None)]
+            stream = streams[0]
+            rate = int(stream.rate or stream.codec_context.sample_rate)
+            to_float = av.AudioResampler(format="fltp", rate=rate)  # input layout kept: channels averaged below
+            chunks, last = [], 0
+            for frame in container.decode(stream):
+                chunks += [out.to_ndarray().mean(axis=0) for out in to_float.resample(frame)]
+                last = int(round(frame.samples * rate / (frame.sample_rate or rate)))
+            chunks += [out.to_ndarray().mean(axis=0) for out in to_float.resample(None)]
+            declared = (int(round(stream.duration * stream.time_base * rate))
+                        if stream.duration and stream.time_base else None)
     except InputFileError:
         raise
     except Exception as exc:  # FFmpeg's errors of every kind: not decodable
         raise InputFileError(path, f"cannot decode audio ({type(exc).__name__}: {exc})") from None
-    return (np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)).astype(np.float32, copy=False), rate
+    samples = (np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)).astype(np.float32, copy=False)
+    if declared and 0 < samples.size - declared < last:  # only the last frame's padding: a wrong header cuts no more
+        samples = samples[:declared]
+    return samples, rate
 
 
 class AudioFile:

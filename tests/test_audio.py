@@ -102,3 +102,43 @@ def test_float_file_with_integer_scaled_samples_is_refused(tmp_path):
     ok = tmp_path / "headroom.wav"
     sf.write(ok, (tone(0.5, noise=0.0) * 3.0).astype(np.float32), 16000, subtype="FLOAT")
     assert load_audio(ok).max() > 1.0  # a little over full scale is kept
+
+
+def _encode_aac(path, x: np.ndarray, rate: int) -> None:
+    """AAC in MP4 with timestamps, as ffmpeg's command line writes it: the edit list declares the 1024 priming samples."""
+    from fractions import Fraction
+
+    import av
+
+    pcm = np.round(np.atleast_2d(x.T).T * 32767).astype(np.int16)  # (samples, channels)
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=rate, layout="mono" if pcm.shape[1] == 1 else "stereo")
+        stream.bit_rate = 128000
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout=stream.layout.name)
+        frame.sample_rate, frame.pts, frame.time_base = rate, 0, Fraction(1, rate)
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+
+
+def test_m4a_decodes_sample_aligned_with_the_wav_it_was_made_from(emodb_dir, tmp_path):
+    """The declared priming is dropped (by FFmpeg) and the last frame's padding is cut to the declared duration."""
+    x, rate = sf.read(emodb_dir / "03a01Fa.wav", dtype="float32")
+    _encode_aac(tmp_path / "clip.m4a", x, rate)
+    y = load_audio(tmp_path / "clip.m4a")
+    assert abs(y.size - x.size) <= rate // 1000  # the MP4 edit list counts milliseconds
+    n = min(x.size, y.size)
+    lags = range(-64, 65)
+    assert max(lags, key=lambda k: float(np.dot(x[64 : n - 64], y[64 + k : n - 64 + k]))) == 0
+
+
+def test_stereo_m4a_is_the_mean_of_its_channels_like_a_stereo_wav(emodb_dir, tmp_path):
+    """Same downmix for every container: FFmpeg's own stereo->mono weighs each channel 1/sqrt(2) (+3 dB)."""
+    from ser.audio import decode_with_av
+
+    stereo = np.stack([tone(1.0, noise=0.0), 0.5 * tone(1.0, noise=0.0)], axis=1).astype(np.float32)
+    sf.write(tmp_path / "st.wav", stereo, 16000, subtype="FLOAT")
+    np.testing.assert_allclose(decode_with_av(tmp_path / "st.wav")[0], stereo.mean(axis=1), atol=1e-6)
+    x, rate = sf.read(emodb_dir / "03a01Fa.wav", dtype="float32")
+    _encode_aac(tmp_path / "st.m4a", np.stack([x, 0.5 * x], axis=1), rate)
+    rms = lambda a: float(np.sqrt(np.mean(np.square(a, dtype=np.float64))))  # noqa: E731
+    assert rms(load_audio(tmp_path / "st.m4a")) == pytest.approx(rms(0.75 * x), rel=0.03)
