@@ -115,3 +115,23 @@ def test_a_worker_killed_mid_run_loses_nothing(cluster, small_data):
     if not (root / "local" / "feats.scp").exists():
         _extract(root / "data", root / "local", "--nj", "1")
     _same_features(root / "local", out)
+
+
+def test_chunks_give_every_worker_many_and_stay_small():
+    from ser.parallel import chunk_size
+
+    assert chunk_size(535, 2) == 8  # EmoDB on local:2: ~34 chunks per worker
+    assert chunk_size(48, 2) == 2  # a small run still spreads over both workers
+    assert chunk_size(3, 4) == 1 and chunk_size(0, 2) == 1
+
+
+def test_the_initializer_runs_once_per_worker_process_and_arguments():
+    from ser.parallel import _initialised
+
+    calls = []
+
+    def init(name: str) -> None:
+        calls.append(name)
+
+    results = [_initialised(init, (name,), str.upper, name) for name in ("a", "a", "b", "a")]
+    assert results == ["A", "A", "B", "A"] and calls == ["a", "b"]
