@@ -310,6 +310,15 @@ def _map_chunk(fn: Callable[[T], R], part: Sequence[T]) -> list[R]:
     return [fn(task) for task in part]
 
 
+def _result(task: Any, future: Future) -> Any:
+    """The future's result; a worker that died (kill -9, the OOM killer) is a clear error, not a traceback."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise SerError(f"a worker process died (killed, or out of memory?) while working on {_describe(task)}; "
+                       "results already written are kept: run the command again to go on") from None
+
+
 def _describe(part: Any) -> str:
     task = part[0] if isinstance(part, list) and part else part
     first = task[0] if isinstance(task, tuple) and task else task
