@@ -1,5 +1,6 @@
 """Augmentation: config checks, SpecAugment masking and mixup on training batches only, audio copies
-(speed, noise, gain, reverberation, telephone) and the speaker-safety rule that no copy of a validation or test utterance is trained on."""
+(speed, noise, gain, reverberation, telephone) and the speaker-safety rule that no copy of a validation or test
+utterance is trained on."""
 
 from __future__ import annotations
 
