@@ -251,8 +251,8 @@ def _stable_seed(text: str) -> int:
 def augment_datadir(data: DataDir, kinds: list[tuple[str, list[Perturbation]]]) -> DataDir:
     """The data dir of every copy: `<kind>-<utt>` ids, `<kind>-<spk>` pseudo-speakers, utt2orig, utt2perturb.
 
-    A noise copy's seed and noise file (a reverb copy's seed: its room) are chosen from its own id (not from run order), so adding a kind or an
-    utterance never changes the other copies."""
+    A noise copy's seed and noise file (a reverb copy's seed: its room) are chosen from its own id (not from
+    run order), so adding a kind or an utterance never changes the other copies."""
     maps: dict[str, dict[str, str]] = {"wav.scp": {}, "utt2spk": {}, "utt2orig": {}, "utt2perturb": {}}
     for name in INHERITED:
         if data.get(name) is not None:

@@ -40,7 +40,8 @@ def main(loco: Path, loso: dict[str, Path], builtin_t: float) -> None:
                 cells += [100 * expected_calibration_error(p, labels, bins) for p in
                           (probs, apply_temperature(probs, cal.temperature), apply_temperature(probs, builtin_t))]
             print(f"| {train} -> {test} | {how} | {cal.temperature:.2f} (ECE {100 * cal.ece_before:.1f} -> "
-                  f"{100 * cal.ece_after:.1f} on {cal.utterances} {train} clips) | " + " | ".join(f"{c:.1f}" for c in cells) + " |")
+                  f"{100 * cal.ece_after:.1f} on {cal.utterances} {train} clips) | "
+                  + " | ".join(f"{c:.1f}" for c in cells) + " |")
 
 
 if __name__ == "__main__":
