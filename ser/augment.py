@@ -6,8 +6,8 @@ through ``ser.inference.predict``, which never sees them, so a model's predictio
 whether it was trained with augmentation switched on. Every random draw comes from the task's per-epoch
 generator (seeded by (seed, epoch)), so augmented runs repeat exactly and resume exactly.
 
-Audio-level copies (speed perturbation, noise, gain: ``ser.frontend.perturb``) are extracted once into a
-feature dir's ``augment/`` folder; ``copies`` names the kinds a config trains on and ``ser.copies``
+Audio-level copies (speed perturbation, noise, gain, reverberation, telephone: ``ser.frontend.perturb``) are
+extracted once into a feature dir's ``augment/`` folder; ``copies`` names the kinds a config trains on and ``ser.copies``
 decides which copies a fold may use (only those of its training utterances).
 """
 

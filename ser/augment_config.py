@@ -75,7 +75,7 @@ class AugmentConfig:
 
     spec_augment: SpecAugmentConfig | None = None
     mixup: MixupConfig | None = None
-    #: kinds of audio-level copies in the feature dir's augment/ to train on, e.g. [sp0.9, sp1.1, snr10]; [all]: every kind
+    #: kinds of audio-level copies in the feature dir's augment/ to train on, e.g. [sp0.9, snr10, rev0.3, tel]; [all]: every kind
     copies: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:

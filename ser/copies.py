@@ -34,7 +34,8 @@ class CopyTable:
         folder = Path(feat_dir) / AUGMENT_DIR
         if not (folder / "feats.scp").is_file():
             raise SerError(f"{folder}/feats.scp is missing: the config trains on augmented copies; make them with "
-                           "`ser extract --speed-perturb 0.9,1.1` (or --noise-snr / --gain-db) into that feature dir")
+                           "`ser extract --speed-perturb 0.9,1.1` (or --noise-snr / --gain-db / --reverb-rt60 / --telephone) "
+                           "into that feature dir")
         self.table = FeatureTable(folder)
         utt2orig = self.table.data.get("utt2orig")
         if utt2orig is None:

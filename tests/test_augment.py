@@ -1,5 +1,6 @@
 """Augmentation: config checks, SpecAugment masking and mixup on training batches only, audio copies
-(speed, noise, gain) and the speaker-safety rule that no copy of a validation or test utterance is trained on."""
+(speed, noise, gain, reverberation, telephone) and the speaker-safety rule that no copy of a validation or test
+utterance is trained on."""
 
 from __future__ import annotations
 
@@ -243,3 +244,84 @@ def test_copies_need_extracted_copies(emodb_aug, tmp_path):
         CopyTable(tmp_path)
     assert CopyTable(emodb_aug / "feats").kinds == ["snr15", "sp0.9", "sp1.1"]
     assert Path(emodb_aug / "feats" / "augment" / "utt2orig").is_file()
+
+
+# --- channel copies: reverberation and telephone ------------------------------------------------------
+def _band_db(y: np.ndarray, x: np.ndarray, rate: int, low: float, high: float) -> float:
+    """How much louder (dB) band [low, high) is in y than in x."""
+    f = np.fft.rfftfreq(x.size, 1 / rate)
+    keep = (f >= low) & (f < high)
+    return float(10 * np.log10(np.sum(np.abs(np.fft.rfft(y))[keep] ** 2) / np.sum(np.abs(np.fft.rfft(x))[keep] ** 2)))
+
+
+def test_reverb_decays_by_its_rt60_and_repeats_with_its_seed(emodb_dir):
+    """An impulse through the reverb copy gives the designed room: energy (Schroeder curve) falling 60 dB per RT60."""
+    from ser.audio import load_audio
+    from ser.frontend.perturb import Perturbation, apply_perturbation, reverb_impulse
+
+    rate = 16000
+    for rt60 in (0.3, 0.6):
+        impulse = np.zeros(2 * rate, dtype=np.float32)
+        impulse[100] = 1.0
+        h = apply_perturbation(impulse, rate, Perturbation("reverb", rt60, 11))[100:].astype(np.float64)
+        assert np.count_nonzero(np.abs(h) > 1e-6 * np.abs(h).max()) <= int(rt60 * rate) + 1  # cut at the RT60
+        decay = np.cumsum(h[::-1] ** 2)[::-1]
+        db = 10 * np.log10(decay / decay[0])
+        t = np.arange(db.size) / rate
+        fit = (db < -5) & (db > -25)  # after the direct path's step, before the noise floor
+        measured = -60 / np.polyfit(t[fit], db[fit], 1)[0]
+        assert abs(measured - rt60) < 0.1 * rt60, (rt60, measured)
+        assert len(reverb_impulse(rate, rt60, np.random.default_rng(0))) == int(round(rt60 * rate))
+    x = load_audio(emodb_dir / "03a01Fa.wav")
+    wet = apply_perturbation(x, rate, Perturbation("reverb", 0.3, 7))
+    assert wet.size == x.size and abs(np.sqrt(np.mean(wet**2)) / np.sqrt(np.mean(x**2)) - 1) < 1e-4  # channel, not gain
+    assert np.array_equal(wet, apply_perturbation(x, rate, Perturbation("reverb", 0.3, 7)))  # same seed, same room
+    assert not np.array_equal(wet, apply_perturbation(x, rate, Perturbation("reverb", 0.3, 8)))
+    p = Perturbation("reverb", 0.3, 7)
+    assert p.prefix == "rev0.3" and p.to_line() == "reverb 0.3 7" and Perturbation.from_line(p.to_line()) == p
+
+
+def test_telephone_copy_is_narrow_band(emodb_dir):
+    """Nothing above 4 kHz (the 8 kHz line), the band below 250 Hz attenuated, 300-3400 Hz kept; length and level kept."""
+    from ser.audio import load_audio
+    from ser.frontend.perturb import Perturbation, apply_perturbation
+
+    rate = 16000
+    noise = (0.1 * np.random.default_rng(0).standard_normal(4 * rate)).astype(np.float32)
+    for mode in ("mulaw", "linear"):
+        p = Perturbation("telephone", 0.0, 0, mode)
+        y = apply_perturbation(noise, rate, p)
+        passband = _band_db(y, noise, rate, 500, 3000)
+        assert abs(passband) < 6
+        assert _band_db(y, noise, rate, 4000, 8000) - passband < -40
+        assert _band_db(y, noise, rate, 0, 250) - passband < -30
+        assert Perturbation.from_line(p.to_line()) == p
+    x = load_audio(emodb_dir / "03a01Fa.wav")
+    tel = apply_perturbation(x, rate, Perturbation("telephone", 0.0, 0, "mulaw"))
+    assert tel.size == x.size and np.array_equal(tel, apply_perturbation(x, rate, Perturbation("telephone", 0.0, 0, "mulaw")))
+    assert not np.allclose(tel, apply_perturbation(x, rate, Perturbation("telephone", 0.0, 0, "linear")))  # companding noise
+    assert [Perturbation("telephone", 0.0, 0, m).prefix for m in ("mulaw", "linear")] == ["tel", "tellin"]
+
+
+def test_channel_copies_are_extracted_and_map_back(emodb_dir, tmp_path):
+    """`ser extract --reverb-rt60 0.3 --telephone`: rev0.3-/tel- copies, each of its original, in utt2perturb, usable
+    by augment.copies; each reverb copy gets its own room (seed from its id)."""
+    from ser.copies import CopyTable
+
+    ids = ["03a01Fa", "03a01Nc", "08a01Ab"]
+    DataDir(maps={"wav.scp": {u: str(emodb_dir / f"{u}.wav") for u in ids}, "utt2spk": {u: u[:2] for u in ids},
+                  "utt2emo": {u: LETTERS[u[5]] for u in ids}}).write(tmp_path / "data")
+    assert main(["extract", "--features", "emobase78_avg5", "--nj", "1", "--no-progress", "--reverb-rt60", "0.3",
+                 "--telephone", str(tmp_path / "data"), str(tmp_path / "feats")]) == 0
+    feats, aug = DataDir.read(tmp_path / "feats"), DataDir.read(tmp_path / "feats" / "augment")
+    assert aug.maps["utt2orig"] == {f"{k}-{u}": u for k in ("rev0.3", "tel") for u in ids}
+    perturb = aug.maps["utt2perturb"]
+    assert {perturb[f"tel-{u}"] for u in ids} == {"telephone mulaw"}
+    seeds = {perturb[f"rev0.3-{u}"].split()[2] for u in ids}
+    assert len(seeds) == len(ids) and all(perturb[f"rev0.3-{u}"].startswith("reverb 0.3 ") for u in ids)
+    for copy, utt in aug.maps["utt2orig"].items():
+        assert aug.utt2spk[copy] == copy.split("-")[0] + "-" + feats.utt2spk[utt] and aug.utt2emo[copy] == feats.utt2emo[utt]
+        assert aug.maps["utt2num_frames"][copy] == feats.maps["utt2num_frames"][utt]  # same length as the original
+    table = CopyTable(tmp_path / "feats")
+    assert table.kinds == ["rev0.3", "tel"]
+    assert table.select(["tel"], ["03a01Fa", "03a01Nc"], ["08a01Ab"]) == ["tel-03a01Fa", "tel-03a01Nc"]

@@ -267,6 +267,15 @@ def test_cross_corpus_recipe(emodb_dir, tmp_path):
     table = (recipe / "exp" / "cross_corpus.md").read_text()
     assert "| logreg_egemaps88 | ravdess -> emodb |" in table and "Selection score" in table
     assert "UAR emodb" in (recipe / "exp" / "loso" / "RESULTS.md").read_text()
+    # stage 7 from the extracted features (--score-from feats) measures what `ser score` measured from the audio
+    audio = {f.name: json.loads(f.read_text()) for f in loco.glob("held_out_*.json")}
+    run_recipe(recipe, "--emodb-dir", str(emodb), "--ravdess-dir", str(ravdess), "--configs", "logreg", "--nj", "1",
+               "--protocols", "loco", "--stage", "7", "--score-from", "feats")
+    for name, before in audio.items():
+        after = json.loads((loco / name).read_text())
+        assert after["from_features"] and after["shared"]["confusion"] == before["shared"]["confusion"], name
+        assert after["shared"]["uar"] == pytest.approx(before["shared"]["uar"], abs=1e-9), name
+        assert (loco / name.replace(".json", ".tsv")).is_file()
 
 
 def test_emodb_recipe_stage_8_nested_tuning(emodb_dir, tmp_path):

@@ -4,13 +4,18 @@
 #   bash run.sh                                   # every config, both protocols, the scoring of each held-out corpus
 #   bash run.sh --configs logreg --protocols loco # one config, leave-one-corpus-out only
 #   bash run.sh --stage 8 --stop-stage 8 --builtin logreg   # export the chosen config as a calibrated bundle
+#   bash run.sh --configs logreg_strong_chan --protocols loco --copies "--reverb-rt60 0.5 --telephone" --score-from feats
+#                                                 # + channel copies (stage 1), each held-out corpus scored from features
 # Protocols: loco = leave one corpus out (train on one corpus, validation speakers from it, test = the other corpus);
 #            loso = leave one speaker out over the combined set (both corpora in training; per-corpus breakdown);
 #            loso_emodb, loso_ravdess = each corpus alone (the single-corpus references: --protocols "loso_emodb loso_ravdess").
-# Stages: 0 prepare both corpora and combine them (data/acted6, utt2corpus, labels.yaml), 1 extract, 2 folds,
+# Stages: 0 prepare both corpora and combine them (data/acted6, utt2corpus, labels.yaml), 1 extract (with --copies:
+#         also the augmented copies of every utterance into feats/<set>/augment; a loco fold trains only on the copies
+#         of its own training corpus's utterances, ser.copies; the held-out corpus is never copied into training), 2 folds,
 #         3 per-speaker CMVN, 4 train and score every fold, 5 check, 6 report (per-corpus breakdown),
 #         7 score each held-out corpus with its loco fold model as a user would (`ser score DATA`): every clip alone
-#           and grouped by speaker -> exp/loco/<tag>/held_out_<corpus>_{alone,grouped}.json and exp/cross_corpus.md,
+#           and grouped by speaker -> exp/loco/<tag>/held_out_<corpus>_{alone,grouped}.json and exp/cross_corpus.md
+#           (--score-from feats: the same scoring read from the extracted features, local/score_feats.py, + posteriors),
 #         8 (not by default) export --builtin CONFIG trained on both corpora (loso exp), calibrated, with its card.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -30,6 +35,8 @@ overrides=""
 device=auto
 cluster=""   # a Dask cluster for extraction, folds and scoring: local:N, tcp://HOST:8786 or a scheduler file
 builtin=""
+copies=""        # ser extract options for augmented copies in stage 1, e.g. "--reverb-rt60 0.5 --telephone --noise-snr 15"
+score_from=audio # stage 7: audio (ser score re-extracts every clip) or feats (the same scoring from feats/<set>)
 classes=anger,disgust,fear,happiness,neutral,sadness
 . "$here/db.sh"
 . "$here/../tools/parse_options.sh" "$@"
@@ -53,6 +60,16 @@ if [ ${stage} -le 0 ] && [ ${stop_stage} -ge 0 ]; then
   [ -f $data/.done ] || { ser combine --classes "$classes" $data data/emodb data/ravdess && touch $data/.done; }
 fi
 
+if [ -n "$copies" ] && [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
+  protocol=loco
+  resolve_configs
+  for f in $feature_sets; do
+    log "Stage 1: extract $f with copies ($copies) -> feats/$f/augment"
+    # shellcheck disable=SC2086  # copies is a list of ser extract options
+    ser extract --features "$f" --nj "$nj" ${cluster:+--cluster "$cluster"} --no-progress $copies $data "feats/$f"
+  done
+fi
+
 for protocol in $protocols; do
   resolve_configs
   # stages 1-6 of the shared recipe code on the combined data dir (folds from local/make_folds.sh PROTOCOL)
@@ -64,6 +81,11 @@ if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
   resolve_configs
   for c in $configs; do
     d=$(exp_of "$c")
+    if [ "$score_from" = feats ]; then
+      log "Stage 7: each fold model of $d scores its held-out corpus's clips in feats/$(feature_of "$c") (alone, grouped)"
+      python3 local/score_feats.py "feats/$(feature_of "$c")" "$d"
+      continue
+    fi
     for corpus in emodb ravdess; do
       for how in alone grouped; do
         out=$d/held_out_${corpus}_$how.json

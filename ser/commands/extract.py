@@ -14,6 +14,7 @@ EXAMPLES = [
     "ser extract --features emobase78 --set average_frames=5 data/iemocap feats/iemocap_avg5",
     "ser extract --features emobase78_avg5 --speed-perturb 0.9,1.1 data/emodb feats/emodb   # + feats/emodb/augment/sp0.9-*, sp1.1-*",
     "ser extract --features emobase78_avg5 --noise-snr 10,20 --noise-dir my_noises data/emodb feats/emodb",
+    "ser extract --features egemaps88 --reverb-rt60 0.3,0.6 --telephone data/emodb feats/emodb   # + rev0.3-*, rev0.6-*, tel-*",
 ]
 
 
@@ -46,6 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="additive noise at these SNRs in dB: copies snr10-<utt> ...")
     aug.add_argument("--noise-dir", help="folder of noise recordings for --noise-snr (default: white noise)")
     aug.add_argument("--gain-db", type=_numbers, default=[], metavar="DB,DB", help="gain copies gain-6-<utt> ...")
+    aug.add_argument("--reverb-rt60", type=_numbers, default=[], metavar="S,S",
+                     help="synthetic reverberation with these RT60s in seconds (a seeded decaying-noise room per copy): "
+                          "copies rev0.3-<utt> ...")
+    aug.add_argument("--telephone", action="store_true",
+                     help="telephone-channel copies tel-<utt>: to 8 kHz, G.711 mu-law, 300-3400 Hz, and back")
+    aug.add_argument("--telephone-linear", action="store_true",
+                     help="telephone-channel copies tellin-<utt> without the mu-law companding")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     failed = bool(result.failures)
     if failed:
         print(f"failures are listed in {Path(args.out_dir) / 'failed.txt'}", file=sys.stderr)
-    if args.speed_perturb or args.noise_snr or args.gain_db:
+    if args.speed_perturb or args.noise_snr or args.gain_db or args.reverb_rt60 or args.telephone \
+            or args.telephone_linear:
         from ser.frontend.extract import extract_copies
         from ser.frontend.perturb import plan_perturbations
 
@@ -90,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
             from ser.errors import SerError
 
             raise SerError("--noise-dir needs --noise-snr (the SNRs to add its noise at)")
-        kinds = plan_perturbations(args.speed_perturb, args.noise_snr, args.gain_db, args.noise_dir)
+        kinds = plan_perturbations(args.speed_perturb, args.noise_snr, args.gain_db, args.noise_dir, args.reverb_rt60,
+                                   ["mulaw"] * args.telephone + ["linear"] * args.telephone_linear)
         done = DataDir.read(Path(args.out_dir))  # copies only of utterances whose features exist
         copies = extract_copies(done, args.out_dir, fs, kinds, nj=args.nj, overwrite=args.overwrite,
                                 progress=False if args.no_progress else None, cluster=args.cluster)

@@ -1,4 +1,5 @@
-"""Audio-level perturbations for augmented copies: speed change, additive noise at an SNR, gain.
+"""Audio-level perturbations for augmented copies: speed change, additive noise at an SNR, gain, and two
+channel effects, synthetic reverberation and a telephone channel.
 
 Why copies on disk rather than on the fly: a front end such as openSMILE costs far more than a training
 step, so each copy is featurised once by `ser extract --speed-perturb/--noise-snr/--gain-db` into the feature
@@ -7,6 +8,12 @@ dir's ``augment/`` folder, a data dir of its own. As in Kaldi's perturb_data_dir
 statistics of copies never mix with the originals'; ``utt2orig`` maps every copy back to its original, which
 is what keeps copies of validation and test utterances out of training (``ser.copies``). ``utt2perturb``
 states each copy's perturbation in full (kind, value, seed, noise file), so extraction repeats exactly.
+
+The channel effects exist because a model trained on one studio's recordings meets other rooms and lines:
+``rev0.3-<utt>`` convolves the clip with an exponentially decaying noise impulse response of RT60 0.3 s (seeded
+per copy); ``tel-<utt>`` passes it through a narrow-band telephone line (8 kHz, 300-3400 Hz, G.711 mu-law).
+Both keep the clip's length and RMS level, so they change the channel only (gain is a kind of its own).
+Numpy FFTs only: the runtime install has no scipy.
 """
 
 from __future__ import annotations
@@ -26,11 +33,17 @@ INHERITED = ("utt2emo", "utt2emo_full", "utt2gender", "utt2session", "utt2dialog
 AUGMENT_DIR = "augment"
 WHITE = "white"
 NOISE_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
+#: telephone channel: G.711 narrow band and its mu-law constant
+PHONE_RATE = 8000
+PHONE_BAND = (300.0, 3400.0)
+MU = 255.0
+MULAW, LINEAR = "mulaw", "linear"
 
 
 @dataclass(frozen=True)
 class Perturbation:
-    """One perturbation: `speed` (factor), `noise` (SNR in dB, seed, source: white or a file) or `gain` (dB)."""
+    """One perturbation: `speed` (factor), `noise` (SNR in dB, seed, source: white or a file), `gain` (dB),
+    `reverb` (RT60 in s, seed) or `telephone` (source: mulaw or linear companding; value unused)."""
 
     kind: str
     value: float
@@ -40,13 +53,19 @@ class Perturbation:
     @property
     def prefix(self) -> str:
         """The id prefix of its copies: sp0.9, snr10, gain-6 (Kaldi's sp0.9- style)."""
-        short = {"speed": "sp", "noise": "snr", "gain": "gain"}[self.kind]
+        if self.kind == "telephone":
+            return "tel" if self.source == MULAW else "tellin"
+        short = {"speed": "sp", "noise": "snr", "gain": "gain", "reverb": "rev"}[self.kind]
         return f"{short}{self.value:g}"
 
     def to_line(self) -> str:
         """The utt2perturb value: `speed 0.9`, `gain -6`, `noise 10 SEED SOURCE` (the source last: a path may hold spaces)."""
         if self.kind == "noise":
             return f"noise {self.value:g} {self.seed} {self.source}"
+        if self.kind == "reverb":
+            return f"reverb {self.value:g} {self.seed}"
+        if self.kind == "telephone":
+            return f"telephone {self.source}"
         return f"{self.kind} {self.value:g}"
 
     @classmethod
@@ -57,9 +76,14 @@ class Perturbation:
                 return cls("noise", float(parts[1]), int(parts[2]), parts[3])
             if parts[0] in ("speed", "gain") and len(parts) == 2:
                 return cls(parts[0], float(parts[1]))
+            if parts[0] == "reverb" and len(parts) == 3:
+                return cls("reverb", float(parts[1]), int(parts[2]))
+            if parts[0] == "telephone" and len(parts) == 2 and parts[1] in (MULAW, LINEAR):
+                return cls("telephone", 0.0, 0, parts[1])
         except (ValueError, IndexError):
             pass
-        raise SerError(f"utt2perturb: cannot read the perturbation '{line}' (speed F, gain DB or noise SNR SEED SOURCE)")
+        raise SerError(f"utt2perturb: cannot read the perturbation '{line}' (speed F, gain DB, noise SNR SEED SOURCE, "
+                       "reverb RT60 SEED or telephone mulaw|linear)")
 
 
 def change_speed(samples: np.ndarray, rate: int, factor: float) -> np.ndarray:
@@ -94,6 +118,76 @@ def add_noise(samples: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarr
     return (samples + scale * noise).astype(np.float32)
 
 
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+
+
+def _same_level(out: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """`out` scaled to `like`'s RMS: a channel copy must not also be a gain copy."""
+    level = _rms(out)
+    return (out * (_rms(like) / level if level > 0 else 1.0)).astype(np.float32)
+
+
+def reverb_impulse(rate: int, rt60: float, rng: np.random.Generator) -> np.ndarray:
+    """A room's impulse response, synthetic: a unit direct path, then Gaussian noise whose energy falls 60 dB in
+    `rt60` seconds (amplitude exp(-3 ln(10) t / rt60)), cut at rt60; the tail's energy equals the direct path's."""
+    if not rt60 > 0:
+        raise SerError(f"reverb RT60 must be > 0 seconds, not {rt60:g}")
+    n = max(2, int(round(rt60 * rate)))
+    t = np.arange(n) / rate
+    tail = rng.standard_normal(n) * np.exp(-3.0 * np.log(10.0) * t / rt60)
+    tail[0] = 0.0
+    tail /= np.sqrt(np.sum(tail**2))
+    tail[0] = 1.0
+    return tail
+
+
+def add_reverb(samples: np.ndarray, rate: int, rt60: float, seed: int) -> np.ndarray:
+    """The clip convolved (FFT) with `reverb_impulse`, cut to its own length and level."""
+    h = reverb_impulse(rate, rt60, np.random.default_rng(seed))
+    x = samples.astype(np.float64)
+    size = x.size + h.size - 1
+    wet = np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(h, size), size)[: x.size]
+    return _same_level(wet, samples)
+
+
+def band_limit(samples: np.ndarray, rate: int, low: float, high: float) -> np.ndarray:
+    """Zero every FFT bin outside [low, high] Hz, with 50 Hz raised-cosine edges (less ringing than a brick wall)."""
+    spectrum = np.fft.rfft(samples.astype(np.float64))
+    f = np.fft.rfftfreq(samples.size, 1.0 / rate)
+    edge = 50.0
+    gain = np.clip((f - (low - edge)) / edge, 0.0, 1.0) * np.clip(((high + edge) - f) / edge, 0.0, 1.0)
+    gain = 0.5 - 0.5 * np.cos(np.pi * gain)
+    return np.fft.irfft(spectrum * gain, samples.size)
+
+
+def mulaw(samples: np.ndarray) -> np.ndarray:
+    """G.711-style mu-law companding to 8 bits and back: the quantisation noise of a digital phone line."""
+    peak = float(np.max(np.abs(samples))) or 1.0
+    x = np.clip(samples / peak, -1.0, 1.0)
+    code = np.round(np.sign(x) * np.log1p(MU * np.abs(x)) / np.log1p(MU) * 127.0)
+    y = code / 127.0
+    return np.sign(y) * np.expm1(np.abs(y) * np.log1p(MU)) / MU * peak
+
+
+def telephone(samples: np.ndarray, rate: int, companding: str = MULAW) -> np.ndarray:
+    """A narrow-band phone line: to 8 kHz, mu-law (or not), 300-3400 Hz, back to `rate`; same length and level."""
+    import soxr
+
+    if companding not in (MULAW, LINEAR):
+        raise SerError(f"telephone companding must be {MULAW} or {LINEAR}, not '{companding}'")
+    x = np.ascontiguousarray(samples, dtype=np.float32)
+    narrow = soxr.resample(x, float(rate), float(PHONE_RATE)).astype(np.float64) if rate > PHONE_RATE else x.astype(np.float64)
+    phone_rate = min(rate, PHONE_RATE)
+    if companding == MULAW:
+        narrow = mulaw(narrow)
+    narrow = band_limit(narrow, phone_rate, PHONE_BAND[0], min(PHONE_BAND[1], phone_rate / 2))
+    out = soxr.resample(narrow.astype(np.float32), float(phone_rate), float(rate)) if rate > PHONE_RATE else narrow
+    out = np.asarray(out, dtype=np.float64)
+    out = np.pad(out, (0, max(0, x.size - out.size)))[: x.size]
+    return _same_level(out, samples)
+
+
 def apply_perturbation(samples: np.ndarray, rate: int, p: Perturbation) -> np.ndarray:
     """The perturbed clip; the same `Perturbation` always gives the same samples."""
     if p.kind == "speed":
@@ -102,7 +196,11 @@ def apply_perturbation(samples: np.ndarray, rate: int, p: Perturbation) -> np.nd
         return (samples * 10.0 ** (p.value / 20.0)).astype(np.float32)
     if p.kind == "noise":
         return add_noise(samples, noise_like(samples.size, rate, p.source, np.random.default_rng(p.seed)), p.value)
-    raise SerError(f"unknown perturbation '{p.kind}' (speed, noise, gain)")
+    if p.kind == "reverb":
+        return add_reverb(samples, rate, p.value, p.seed)
+    if p.kind == "telephone":
+        return telephone(samples, rate, p.source)
+    raise SerError(f"unknown perturbation '{p.kind}' (speed, noise, gain, reverb, telephone)")
 
 
 def noise_files(noise_dir: str | Path | None) -> list[str]:
@@ -119,8 +217,10 @@ def noise_files(noise_dir: str | Path | None) -> list[str]:
 
 
 def plan_perturbations(speeds: Sequence[float] = (), snrs: Sequence[float] = (), gains: Sequence[float] = (),
-                       noise_dir: str | Path | None = None) -> list[tuple[str, list[Perturbation]]]:
-    """(kind, [template]) per copy kind; a noise kind's seed and file are drawn per copy in `augment_datadir`."""
+                       noise_dir: str | Path | None = None, rt60s: Sequence[float] = (),
+                       phone: Sequence[str] = ()) -> list[tuple[str, list[Perturbation]]]:
+    """(kind, [template]) per copy kind; a noise or reverb kind's seed (and noise file) is drawn per copy in
+    `augment_datadir`. `phone`: telephone copies with these companding modes (mulaw -> tel, linear -> tellin)."""
     out: list[tuple[str, list[Perturbation]]] = []
     for factor in speeds:
         if factor <= 0:
@@ -132,6 +232,15 @@ def plan_perturbations(speeds: Sequence[float] = (), snrs: Sequence[float] = (),
         out.append((Perturbation("noise", float(snr)).prefix, [Perturbation("noise", float(snr), 0, s) for s in sources]))
     for gain in gains:
         out.append((Perturbation("gain", float(gain)).prefix, [Perturbation("gain", float(gain))]))
+    for rt60 in rt60s:
+        if not rt60 > 0:
+            raise SerError(f"--reverb-rt60 values must be > 0 seconds, not {rt60:g}")
+        out.append((Perturbation("reverb", float(rt60)).prefix, [Perturbation("reverb", float(rt60))]))
+    for mode in phone:
+        p = Perturbation("telephone", 0.0, 0, mode)
+        if mode not in (MULAW, LINEAR):
+            raise SerError(f"--telephone takes {MULAW} or {LINEAR}, not '{mode}'")
+        out.append((p.prefix, [p]))
     return out
 
 
@@ -142,8 +251,8 @@ def _stable_seed(text: str) -> int:
 def augment_datadir(data: DataDir, kinds: list[tuple[str, list[Perturbation]]]) -> DataDir:
     """The data dir of every copy: `<kind>-<utt>` ids, `<kind>-<spk>` pseudo-speakers, utt2orig, utt2perturb.
 
-    A noise copy's seed and noise file are chosen from its own id (not from run order), so adding a kind or an
-    utterance never changes the other copies."""
+    A noise copy's seed and noise file (a reverb copy's seed: its room) are chosen from its own id (not from
+    run order), so adding a kind or an utterance never changes the other copies."""
     maps: dict[str, dict[str, str]] = {"wav.scp": {}, "utt2spk": {}, "utt2orig": {}, "utt2perturb": {}}
     for name in INHERITED:
         if data.get(name) is not None:
@@ -156,6 +265,8 @@ def augment_datadir(data: DataDir, kinds: list[tuple[str, list[Perturbation]]]) 
             if p.kind == "noise":
                 seed = _stable_seed(copy)
                 p = Perturbation("noise", p.value, seed, templates[seed % len(templates)].source)
+            elif p.kind == "reverb":
+                p = Perturbation("reverb", p.value, _stable_seed(copy))
             maps["utt2spk"][copy] = f"{prefix}-{data.utt2spk[utt]}"
             maps["utt2orig"][copy] = utt
             maps["utt2perturb"][copy] = p.to_line()
@@ -174,14 +285,24 @@ def augment_datadir(data: DataDir, kinds: list[tuple[str, list[Perturbation]]]) 
 __all__ = [
     "AUGMENT_DIR",
     "INHERITED",
+    "LINEAR",
+    "MU",
+    "MULAW",
     "NOISE_SUFFIXES",
+    "PHONE_BAND",
+    "PHONE_RATE",
     "Perturbation",
     "WHITE",
     "add_noise",
+    "add_reverb",
     "apply_perturbation",
     "augment_datadir",
+    "band_limit",
     "change_speed",
+    "mulaw",
     "noise_files",
     "noise_like",
     "plan_perturbations",
+    "reverb_impulse",
+    "telephone",
 ]
