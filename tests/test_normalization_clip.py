@@ -62,6 +62,9 @@ def test_a_feature_35_sd_out_is_bounded():
 
 
 def test_config_checks_the_clip():
+    from ser.config import load_config
+
+    assert load_config(None, ["normalization_clip=5"]).normalization_clip == 5.0
     assert ExperimentConfig(normalization_clip=5).normalization_clip == 5.0
     assert ExperimentConfig().normalization_clip == 0.0
     with pytest.raises(SerError):
