@@ -14,6 +14,7 @@ difference, offset at the cross-correlation peak, least-squares gain).
 encoder delay, so the 1024 priming samples stay at the start of the decoded audio (how such files score).
 
     python benchmarks/codecs.py [--limit N] [--bitrate 128000] [--emodb-dir ../shared/data/emodb] [--no-delay-info]
+                                [--model FILE]   # another bundle than the built-in model (a candidate to replace it)
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def main() -> int:
     ap.add_argument("--emodb-dir", type=Path, default=REPO.parent / "shared" / "data" / "emodb")
     ap.add_argument("--limit", type=int, default=None, help="clips (evenly spaced over the sorted names); default all")
     ap.add_argument("--bitrate", type=int, default=128000)
+    ap.add_argument("--model", type=Path, default=None, help="model file to score with (default: the built-in model)")
     ap.add_argument("--no-delay-info", action="store_true", help="also AAC muxed without timestamps (no edit list)")
     args = ap.parse_args()
 
@@ -99,7 +101,7 @@ def main() -> int:
 
     wavs = pick(args.emodb_dir, args.limit)
     speakers = [w.name[:2] for w in wavs]
-    model = ser.load_model()
+    model = ser.load_model(args.model)
     rng = np.random.default_rng(16)
     kinds = {"aac.m4a": ("aac", "m4a", True), "mp3": ("libmp3lame", "mp3", True)}
     if args.no_delay_info:
@@ -135,7 +137,8 @@ def main() -> int:
             rows = [alignment(load_audio(w), load_audio(p)) for w, p in zip(wavs, paths)]
             signal[name] = np.array(rows)
 
-    print(f"{len(wavs)} EmoDB clips ({len(set(speakers))} speakers), codecs at {args.bitrate // 1000} kbit/s, built-in model")
+    print(f"{len(wavs)} EmoDB clips ({len(set(speakers))} speakers), codecs at {args.bitrate // 1000} kbit/s, "
+          f"{'model ' + str(args.model) if args.model else 'built-in model'}")
     print(f"{'version':<24}{'mode':<9}{'same label':>16}{'mean |dp|':>11}{'flipped: WAV margin':>21}"
           f"{'len diff':>10}{'lag':>6}{'gain':>8}")
     for name in versions:

@@ -57,6 +57,7 @@ class ExperimentConfig:
     heads_conf: dict[str, Any] = field(default_factory=dict)
     features: str = ""  # the feature set this config is for; "" = whatever the feature dir holds (checked by evaluate)
     normalization: str = "speaker"  # a mode of ser.normalization
+    normalization_clip: float = 0.0  # clip normalised features to [-c, c] (0: off): outliers of ratio functionals
     classes: list[str] = field(default_factory=list)  # empty: the sorted labels of the data dir
     train: TrainConfig = field(default_factory=TrainConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # training-time augmentation (ser.augment)
@@ -66,6 +67,9 @@ class ExperimentConfig:
         from ser.normalization import normalization_class
 
         normalization_class(self.normalization)  # an unknown mode is an error naming the known ones
+        self.normalization_clip = float(self.normalization_clip)
+        if self.normalization_clip < 0:
+            raise SerError(f"normalization_clip must be 0 (off) or positive, not {self.normalization_clip}")
         if isinstance(self.train, dict):
             self.train = make_dataclass(TrainConfig, self.train, "train")
         self.augment = make_augment_config(self.augment)

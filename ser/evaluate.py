@@ -84,7 +84,8 @@ def protocol_of(cfg: ExperimentConfig, feat_dir: Path, folds_dir: Path, classes:
         "features": fs.get("name", str(feat_dir)),
         "feature_dim": table.dim,
         "average_frames": fs.get("average_frames", 1),
-        "normalization": describe(cfg.normalization),
+        "normalization": describe(cfg.normalization)
+        + (f", clipped to +-{cfg.normalization_clip:g}" if cfg.normalization_clip else ""),
         "classes": classes,
         "balance": cfg.train.balance,
         "model selection": model_selection_of(cfg),
@@ -144,7 +145,7 @@ def fit_model(cfg: ExperimentConfig, table: FeatureTable, train_utts: Sequence[s
     train_utts, valid_utts = list(train_utts), list(valid_utts)
     if not model.selects_on_validation:
         train_utts, valid_utts = train_utts + valid_utts, []
-    norm = table.normalization(cfg.normalization, train_utts)
+    norm = table.normalization(cfg.normalization, train_utts, clip=cfg.normalization_clip)
     train = table.labelled(train_utts, classes, norm, log)
     valid = table.labelled(valid_utts, classes, norm, log)
     copies = training_copies(cfg.augment, table, fold_train, held, classes, norm, log)

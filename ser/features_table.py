@@ -148,10 +148,11 @@ class FeatureTable:
         return self._speaker_stats
 
     # --- normalised, labelled data ------------------------------------------------------------------
-    def normalization(self, mode: str, train_utts: Sequence[str]) -> Normalization:
+    def normalization(self, mode: str, train_utts: Sequence[str], clip: float = 0.0) -> Normalization:
         """A `mode` normaliser fitted on the training utterances; per-speaker modes adapted to every speaker's
-        own statistics (unlabelled audio, the papers' protocol), which must cover every speaker here."""
-        norm = make_normalization(mode, min_count=self.min_statistics_rows).fit(self, train_utts)
+        own statistics (unlabelled audio, the papers' protocol), which must cover every speaker here. `clip` > 0
+        clips the normalised values to [-clip, clip] (stored in the bundle, so scoring clips alike)."""
+        norm = make_normalization(mode, clip=clip, min_count=self.min_statistics_rows).fit(self, train_utts)
         if norm.uses_speaker_stats:
             stats = self.all_speaker_stats()
             missing = sorted(set(self.data.utt2spk.values()) - set(stats))

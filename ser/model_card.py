@@ -73,7 +73,8 @@ def _model_lines(bundle: Bundle) -> list[str]:
                            + (f": {fs['description']}" if fs.get("description") else "")),
         _field("classes", f"{len(bundle.classes)}: {', '.join(bundle.classes)}"),
         _field("output", output),
-        _field("normalisation", f"{bundle.normalization}: {describe(bundle.normalization)}"),
+        _field("normalisation", f"{bundle.normalization}: {describe(bundle.normalization)}"
+                                + (f", clipped to +-{float(bundle.norm_state['clip'][0]):g}" if "clip" in bundle.norm_state else "")),
     ]
     if bundle.normalization == "speaker":
         lines.append(_field("", "ser score pools a speaker's clips (--speaker, --utt2spk, a data dir's utt2spk); "

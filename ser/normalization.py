@@ -14,10 +14,11 @@ Life cycle of a normaliser:
   is what a bundle stores (``state()``; ``from_state`` rebuilds it);
 - ``adapt(speaker_stats)``: unlabelled per-speaker statistics of the audio about to be normalised
   (`cmvn.scp` in evaluation, the clips grouped by speaker in `ser score`); modes that do not use them ignore it;
-- ``apply(feats, speaker)`` -> (normalised matrix, which statistics were used: shown by `ser score`).
+- ``apply(feats, speaker)`` -> (normalised matrix, which statistics were used: shown by `ser score`), clipped
+  to [-clip, clip] when the option is on (``normalization_clip`` in a config; stored in the bundle's state).
 
 Statistics are Kaldi's 2 x (D+1) count/sum/sum-of-squares matrices (``ser.frontend.cmvn``). A new mode is
-one class decorated with ``@register_normalization``.
+one class decorated with ``@register_normalization`` that overrides ``_apply`` (and ``_state``/``_load``).
 """
 
 from __future__ import annotations
@@ -57,15 +58,36 @@ class Normalization:
     def adapt(self, speaker_stats: Mapping[str, np.ndarray]) -> None:
         """Unlabelled statistics of the speakers about to be normalised (ignored unless uses_speaker_stats)."""
 
+    #: normalised values are clipped to [-clip, clip] (0: off, the default and what older bundles get). Why:
+    #: eGeMAPS ratio functionals (``*_stddevNorm`` = std/mean with a mean near zero) jump by tens of standard
+    #: deviations under inaudible changes (a codec, 1 ms of silence) and flip the label of a linear model.
+    clip: float = 0.0
+
     def apply(self, feats: np.ndarray, speaker: str | None = None) -> tuple[np.ndarray, str]:
+        """The mode's normalisation, then the clip: every caller (training, export, scoring) goes through here."""
+        out, used = self._apply(feats, speaker)
+        if self.clip > 0:
+            out = np.clip(out, -self.clip, self.clip)
+        return out, used
+
+    def _apply(self, feats: np.ndarray, speaker: str | None) -> tuple[np.ndarray, str]:
         return feats, self.name
 
     def state(self) -> dict[str, np.ndarray]:
+        """What a bundle stores; the clip only when on, so bundles without it are unchanged."""
+        out = self._state()
+        if self.clip > 0:
+            out["clip"] = np.array([self.clip])
+        return out
+
+    def _state(self) -> dict[str, np.ndarray]:
         return {}
 
     @classmethod
     def from_state(cls, state: Mapping[str, np.ndarray]) -> "Normalization":
-        return cls()._load(state)
+        norm = cls()._load(state)
+        norm.clip = float(state["clip"][0]) if "clip" in state else 0.0  # bundles before the option: no clip
+        return norm
 
     def _load(self, state: Mapping[str, np.ndarray]) -> "Normalization":
         return self
@@ -92,13 +114,18 @@ def normalization_class(name: str) -> type[Normalization]:
     return _MODES[name]
 
 
-def make_normalization(name: str, **options: float) -> Normalization:
-    """A fresh (unfitted) normaliser of mode `name` (options a mode does not take are ignored)."""
+def make_normalization(name: str, clip: float = 0.0, **options: float) -> Normalization:
+    """A fresh (unfitted) normaliser of mode `name`, its outputs clipped to [-clip, clip] when clip > 0
+    (options a mode does not take are ignored)."""
     cls = normalization_class(name)
     import inspect
 
+    if clip < 0:
+        raise SerError(f"normalization_clip must be 0 (off) or positive, not {clip}")
     accepted = inspect.signature(cls.__init__).parameters
-    return cls(**{k: v for k, v in options.items() if k in accepted})
+    norm = cls(**{k: v for k, v in options.items() if k in accepted})
+    norm.clip = float(clip)
+    return norm
 
 
 def load_normalization(name: str, state: Mapping[str, np.ndarray]) -> Normalization:
@@ -126,7 +153,7 @@ class UtteranceNormalization(Normalization):
     name = "utterance"
     description = "per-utterance z-normalisation"
 
-    def apply(self, feats: np.ndarray, speaker: str | None = None) -> tuple[np.ndarray, str]:
+    def _apply(self, feats: np.ndarray, speaker: str | None) -> tuple[np.ndarray, str]:
         return apply_stats(feats, stats_of(feats)), self.name
 
 
@@ -144,12 +171,12 @@ class GlobalNormalization(Normalization):
         self.stats = sum_stats(source.utterance_stats(u) for u in utts)
         return self
 
-    def apply(self, feats: np.ndarray, speaker: str | None = None) -> tuple[np.ndarray, str]:
+    def _apply(self, feats: np.ndarray, speaker: str | None) -> tuple[np.ndarray, str]:
         if self.stats is None:
             raise SerError("global normalisation needs statistics of the training part (fit it first)")
         return apply_stats(feats, self.stats), self.name
 
-    def state(self) -> dict[str, np.ndarray]:
+    def _state(self) -> dict[str, np.ndarray]:
         return {} if self.stats is None else {"stats": self.stats}
 
     def _load(self, state: Mapping[str, np.ndarray]) -> "GlobalNormalization":
@@ -187,7 +214,7 @@ class SpeakerNormalization(Normalization):
         self.speakers = {s: st for s, st in speaker_stats.items() if st[0, -1] >= self.min_count}
         self.too_little = {s: float(st[0, -1]) for s, st in speaker_stats.items() if st[0, -1] < self.min_count}
 
-    def apply(self, feats: np.ndarray, speaker: str | None = None) -> tuple[np.ndarray, str]:
+    def _apply(self, feats: np.ndarray, speaker: str | None) -> tuple[np.ndarray, str]:
         if speaker is not None and speaker in self.speakers:
             return apply_stats(feats, self.speakers[speaker]), f"speaker:{speaker}"
         if self.fallback is None:
@@ -197,7 +224,7 @@ class SpeakerNormalization(Normalization):
             used += f" ({speaker}: {self.too_little[speaker]:g} feature rows, fewer than the {self.min_count:g} own statistics need)"
         return apply_stats(feats, self.fallback), used
 
-    def state(self) -> dict[str, np.ndarray]:
+    def _state(self) -> dict[str, np.ndarray]:
         if self.fallback is None:
             return {}
         return {"fallback": self.fallback, "min_count": np.array([self.min_count])}
