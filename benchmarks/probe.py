@@ -33,6 +33,8 @@ import soundfile as sf  # noqa: E402
 
 from tests.bad_audio import tone, write_bad_files  # noqa: E402
 from tests.hostile import (  # noqa: E402
+    tone_datadir,
+    tone_wavs,
     child_peak_rss_mib, deep_json, hostile_torch_file, reseal_bundle, sparse_file, tiny_text_model, zip_bomb,
 )
 
@@ -68,23 +70,6 @@ def clean(err: str) -> bool:
     return "Traceback" not in err
 
 
-def wavs(folder: Path, names: list[str]) -> dict[str, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    out = {}
-    for name in names:
-        out[name] = folder / f"{name}.wav"
-        sf.write(out[name], tone(0.5), 16000, subtype="PCM_16")
-    return out
-
-
-def datadir(tmp: Path, ids: list[str]) -> Path:
-    from ser.datadir import DataDir
-
-    files = wavs(tmp / "wav", ids)
-    DataDir(maps={"wav.scp": {u: str(p) for u, p in files.items()}, "utt2spk": {u: u[:2] for u in ids}}).write(tmp / "data")
-    return tmp / "data"
-
-
 def extract(data: Path, out: Path) -> tuple[int, str, str]:
     return cli("extract", "--features", "mfcc13", "--nj", "1", "--no-progress", str(data), str(out))
 
@@ -108,7 +93,7 @@ def verdict(ok: bool, good: str, bad: str) -> Result:
 def second_writer_is_refused(tmp: Path) -> Result:
     from ser.lock import OutputLock
 
-    data = datadir(tmp, ["s1-a", "s1-b"])
+    data = tone_datadir(tmp, ["s1-a", "s1-b"])
     with OutputLock(tmp / "f"):
         rc, _, err = extract(data, tmp / "f")
     return verdict(rc == 2 and "being written by another ser process" in err and clean(err), "refused, holder named", f"rc {rc}: {err[-300:]}")
@@ -116,7 +101,7 @@ def second_writer_is_refused(tmp: Path) -> Result:
 
 @probe
 def pipe_entries_are_not_run(tmp: Path) -> Result:
-    data = datadir(tmp, ["s1-a", "s1-b"])
+    data = tone_datadir(tmp, ["s1-a", "s1-b"])
     extract(data, tmp / "f")
     marker = tmp / "pwned"
     scp = (tmp / "f" / "feats.scp").read_text().splitlines()
@@ -162,7 +147,7 @@ def broken_audio_in_a_batch(tmp: Path) -> Result:
     sf.write(one_hz, np.ones(8, dtype=np.float32) * 0.1, 1)
     loud = tmp / "bad" / "int_scaled_float.wav"
     sf.write(loud, tone(0.5) * 30000, 16000, subtype="FLOAT")
-    good = wavs(tmp / "good", ["ok"])["ok"]
+    good = tone_wavs(tmp / "good", ["ok"])["ok"]
     names = [p for p, _ in bad.values()] + [one_hz, loud]
     rc, out, err = cli("score", "--csv", str(tmp / "s.csv"), str(good), *map(str, names))
     table = (tmp / "s.csv").read_text() if (tmp / "s.csv").is_file() else ""
@@ -247,7 +232,7 @@ def pinned_download_mismatch(tmp: Path) -> Result:
 # --- clear errors instead of tracebacks ---------------------------------------------------------------------------
 @probe
 def segments_unknown_recording(tmp: Path) -> Result:
-    files = wavs(tmp / "wav", ["a", "b"])
+    files = tone_wavs(tmp / "wav", ["a", "b"])
     d = tmp / "data"
     d.mkdir()
     (d / "wav.scp").write_text(f"reca {files['a']}\nrecb {files['b']}\n")
@@ -263,7 +248,7 @@ def segments_unknown_recording(tmp: Path) -> Result:
 
 @probe
 def non_utf8_and_missing_speaker(tmp: Path) -> Result:
-    data = datadir(tmp, ["s1-a", "s1-b", "s2-a", "s2-b"])
+    data = tone_datadir(tmp, ["s1-a", "s1-b", "s2-a", "s2-b"])
     (data / "utt2spk").write_bytes(b"s1-a s1\ns1-b s\xff1\ns2-a s2\n")  # a bad byte; s2-b lacks its line
     rc, _, err = extract(data, tmp / "f")
     failed = (tmp / "f" / "failed.txt").read_text() if (tmp / "f" / "failed.txt").is_file() else ""
@@ -273,7 +258,7 @@ def non_utf8_and_missing_speaker(tmp: Path) -> Result:
 
 @probe
 def labels_csv_bad_bytes_and_nul(tmp: Path) -> Result:
-    wavs(tmp / "clips" / "spk1", ["a", "b", "c"])
+    tone_wavs(tmp / "clips" / "spk1", ["a", "b", "c"])
     (tmp / "l.csv").write_bytes(b"file,label\nspk1/a,angry\nspk1/b,ha\xffppy\nspk1/c,sa\x00d\n")
     rc, _, err = cli("prepare", "wavdir", str(tmp / "clips"), str(tmp / "data"), "--labels", str(tmp / "l.csv"))
     utt2emo = (tmp / "data" / "utt2emo").read_text() if (tmp / "data" / "utt2emo").is_file() else ""
@@ -306,7 +291,7 @@ def unlabelled_text_split(tmp: Path) -> Result:
 
 @probe
 def list_file_lists_itself(tmp: Path) -> Result:
-    good = wavs(tmp, ["a"])["a"]
+    good = tone_wavs(tmp, ["a"])["a"]
     listing = tmp / "clips.txt"
     listing.write_text(f"{good}\n{listing}\n")
     rc, out, err = cli("score", "--json", str(listing))
@@ -328,7 +313,7 @@ def deeply_nested_json_and_yaml(tmp: Path) -> Result:
 def full_disk(tmp: Path) -> Result:
     import ser.fileio
 
-    wavs(tmp / "clips" / "spk1", ["a", "b"])
+    tone_wavs(tmp / "clips" / "spk1", ["a", "b"])
 
     def no_space(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -357,7 +342,7 @@ def hostile_model_files(tmp: Path) -> Result:
 
 @probe
 def newline_in_a_file_name(tmp: Path) -> Result:
-    wavs(tmp / "clips" / "spk1", ["good1", "good2", "bad\nname"])
+    tone_wavs(tmp / "clips" / "spk1", ["good1", "good2", "bad\nname"])
     rc, _, err = extract(tmp / "clips", tmp / "f")
     rc_v, _, _ = cli("validate-data-dir", str(tmp / "f"))
     ok = rc == 1 and "bad\\nname" in err and lines(tmp / "f" / "feats.scp") == 2 and rc_v == 0

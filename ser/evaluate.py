@@ -182,6 +182,18 @@ def save_model(path: Path, cfg: ExperimentConfig, trained: TrainedModel, classes
     return save_bundle(path, meta, trained.classifier.state(), trained.normalization.state())
 
 
+def experiment_inputs(cfg: ExperimentConfig, feat_dir: str | Path, folds_dir: str | Path, exp_dir: str | Path):
+    """What `ser evaluate` and `ser tune` start from: the features (with `cfg`'s feature set checked against
+    them), the fold plan, the classes; exp_dir is created. Returns (cfg, table, plan, classes, feat_dir,
+    folds_dir, exp_dir) with the dirs as Paths."""
+    feat_dir, folds_dir, exp_dir = Path(feat_dir), Path(folds_dir), Path(exp_dir)
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    table = FeatureTable(feat_dir)
+    cfg = resolve_features(cfg, table)
+    plan = read_plan(folds_dir, table.data, allow_missing=True)
+    return cfg, table, plan, resolve_classes(cfg, table.data), feat_dir, folds_dir, exp_dir
+
+
 def evaluate(
     cfg: ExperimentConfig,
     feat_dir: str | Path,
@@ -194,12 +206,7 @@ def evaluate(
     cluster: str | None = None,
 ) -> Path:
     """Train and test every fold (or `only_folds`), `nj` folds at a time, and write scores; returns the exp dir."""
-    feat_dir, folds_dir, exp_dir = Path(feat_dir), Path(folds_dir), Path(exp_dir)
-    exp_dir.mkdir(parents=True, exist_ok=True)
-    table = FeatureTable(feat_dir)
-    cfg = resolve_features(cfg, table)
-    plan = read_plan(folds_dir, table.data, allow_missing=True)
-    classes = resolve_classes(cfg, table.data)
+    cfg, table, plan, classes, feat_dir, folds_dir, exp_dir = experiment_inputs(cfg, feat_dir, folds_dir, exp_dir)
     make_classifier(cfg, classes, table.frame_level)  # a wrong model for these features fails before any fold
     check_augment(cfg, table)
     config_file = exp_dir / "config.yaml"
@@ -313,6 +320,7 @@ __all__ = [
     "TrainedModel",
     "check_augment",
     "evaluate",
+    "experiment_inputs",
     "fit_model",
     "model_metadata",
     "model_selection_of",

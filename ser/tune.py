@@ -41,7 +41,7 @@ from ser.config import ExperimentConfig, load_config
 from ser.errors import SerError
 from ser.features_table import FeatureTable
 from ser.fileio import atomic_write, write_text_atomic
-from ser.folds import Fold, build_plan, read_plan
+from ser.folds import Fold, build_plan
 from ser.metrics import Metrics
 from ser.search_space import SearchSpace, apply_settings
 from ser.tune_report import SEARCH_FILE, TUNE_FILE, write_tune_report
@@ -233,15 +233,10 @@ def tune(cfg: ExperimentConfig, settings: SearchSettings, feat_dir: str | Path, 
          exp_dir: str | Path, only_folds: Sequence[str] | None = None, commands: Sequence[str] = (), quiet: bool = False,
          nj: int = 1, cluster: str | None = None) -> Path:
     """Nested search + refit + test for every outer fold (or `only_folds`), then the report; returns exp_dir."""
-    from ser.evaluate import DONE, _fold_worker, protocol_of, resolve_classes, resolve_features
+    from ser.evaluate import DONE, _fold_worker, experiment_inputs, protocol_of
     from ser.parallel import batch_runner
 
-    feat_dir, folds_dir, exp_dir = Path(feat_dir), Path(folds_dir), Path(exp_dir)
-    exp_dir.mkdir(parents=True, exist_ok=True)
-    table = FeatureTable(feat_dir)
-    cfg = resolve_features(cfg, table)
-    plan = read_plan(folds_dir, table.data, allow_missing=True)
-    classes = resolve_classes(cfg, table.data)
+    cfg, table, plan, classes, feat_dir, folds_dir, exp_dir = experiment_inputs(cfg, feat_dir, folds_dir, exp_dir)
     # a space key the model does not know, or a model wrong for these features, fails before any trial
     make_classifier(apply_settings(cfg, settings.space.probe()), classes, table.frame_level)
     if (exp_dir / "config.yaml").is_file() and not (exp_dir / TUNE_FILE).is_file():

@@ -108,3 +108,26 @@ def child_peak_rss_mib(cmd: list[str], **kw) -> tuple[subprocess.CompletedProces
     line = [x for x in proc.stderr.splitlines() if x.startswith("PEAK_RSS_KIB=")][-1]
     proc.stderr = "\n".join(x for x in proc.stderr.splitlines() if not x.startswith("PEAK_RSS_KIB="))
     return proc, int(line.split("=")[1]) / 1024
+
+
+def tone_wavs(folder: Path, names: list[str]) -> dict[str, Path]:
+    """Half-second 16-bit tone WAVs `folder/<name>.wav` (names may hold hostile characters)."""
+    import soundfile as sf
+
+    from tests.bad_audio import tone
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for name in names:
+        out[name] = folder / f"{name}.wav"
+        sf.write(out[name], tone(0.5), 16000, subtype="PCM_16")
+    return out
+
+
+def tone_datadir(root: Path, ids: list[str]) -> Path:
+    """root/data: a data dir of tone WAVs whose speaker is the id's first two characters."""
+    from ser.datadir import DataDir
+
+    files = tone_wavs(root / "wav", ids)
+    DataDir(maps={"wav.scp": {u: str(p) for u, p in files.items()}, "utt2spk": {u: u[:2] for u in ids}}).write(root / "data")
+    return root / "data"

@@ -12,12 +12,18 @@ import time
 from pathlib import Path
 
 import pytest
-import soundfile as sf
 
 from ser.cli import main
-from ser.datadir import DataDir
-from tests.bad_audio import tone
-from tests.hostile import child_peak_rss_mib, deep_json, hostile_torch_file, sparse_file, tiny_text_model, zip_bomb
+from tests.hostile import (
+    child_peak_rss_mib,
+    deep_json,
+    hostile_torch_file,
+    sparse_file,
+    tiny_text_model,
+    tone_datadir,
+    tone_wavs,
+    zip_bomb,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SER = [sys.executable, "-m", "ser"]
@@ -77,23 +83,8 @@ def test_download_checksum_verification(tmp_path):
 
 
 # --- clear errors instead of tracebacks ---------------------------------------------------------------------------
-def _wavs(folder: Path, names: list[str]) -> dict[str, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    out = {}
-    for name in names:
-        out[name] = folder / f"{name}.wav"
-        sf.write(out[name], tone(0.5), 16000, subtype="PCM_16")
-    return out
-
-
-def _datadir(tmp_path: Path, ids: list[str]) -> Path:
-    wavs = _wavs(tmp_path / "wav", ids)
-    DataDir(maps={"wav.scp": {u: str(p) for u, p in wavs.items()}, "utt2spk": {u: u[:2] for u in ids}}).write(tmp_path / "data")
-    return tmp_path / "data"
-
-
 def test_non_utf8_data_dir_map(tmp_path, capsys):
-    data = _datadir(tmp_path, ["s1-a", "s1-b", "s2-a"])
+    data = tone_datadir(tmp_path, ["s1-a", "s1-b", "s2-a"])
     (data / "utt2spk").write_bytes(b"s1-a s1\ns1-b s\xff1\ns2-a s2\n")
     assert main(["validate-data-dir", str(data)]) != 0
     err = capsys.readouterr()
@@ -106,7 +97,7 @@ def test_non_utf8_data_dir_map(tmp_path, capsys):
 
 
 def test_extract_names_utterances_without_a_speaker(tmp_path, capsys):
-    data = _datadir(tmp_path, ["s1-a", "s1-b", "s2-a"])
+    data = tone_datadir(tmp_path, ["s1-a", "s1-b", "s2-a"])
     (data / "utt2spk").write_text("s1-a s1\ns2-a s2\n")
     assert main(["extract", "--features", "mfcc13", "--nj", "1", "--no-progress", str(data), str(tmp_path / "f")]) == 1
     err = capsys.readouterr().err
@@ -116,7 +107,7 @@ def test_extract_names_utterances_without_a_speaker(tmp_path, capsys):
 
 
 def test_labels_csv_with_bad_bytes_and_nul(tmp_path, capsys):
-    _wavs(tmp_path / "clips" / "spk1", ["a", "b", "c"])
+    tone_wavs(tmp_path / "clips" / "spk1", ["a", "b", "c"])
     csv_file = tmp_path / "labels.csv"
     csv_file.write_bytes(b"file,label\nspk1/a,angry\nspk1/b,ha\xffppy\nspk1/c,sa\x00d\n")
     assert main(["prepare", "wavdir", str(tmp_path / "clips"), str(tmp_path / "data"), "--labels", str(csv_file)]) == 0
@@ -168,7 +159,7 @@ def test_deeply_nested_json_and_yaml(tmp_path, capsys):
 
 
 def test_list_file_that_lists_itself(tmp_path, capsys):
-    wav = _wavs(tmp_path, ["a"])["a"]
+    wav = tone_wavs(tmp_path, ["a"])["a"]
     listing = tmp_path / "clips.txt"
     listing.write_text(f"{wav}\n{listing}\n")
     from ser.score import collect_clips
@@ -178,7 +169,7 @@ def test_list_file_that_lists_itself(tmp_path, capsys):
 
 
 def test_full_disk_is_one_line_naming_the_file(tmp_path, capsys, monkeypatch):
-    _wavs(tmp_path / "clips" / "spk1", ["a", "b"])
+    tone_wavs(tmp_path / "clips" / "spk1", ["a", "b"])
 
     def full(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -209,7 +200,7 @@ def test_hostile_model_pt_is_not_unpickled(tmp_path, capsys):
 # --- file names a line-based map cannot hold ---------------------------------------------------------------------
 def test_file_name_with_a_newline(tmp_path, capsys):
     clips = tmp_path / "clips" / "spk1"
-    _wavs(clips, ["good1", "good2", "bad\nname"])
+    tone_wavs(clips, ["good1", "good2", "bad\nname"])
     assert main(["extract", "--features", "mfcc13", "--nj", "1", "--no-progress", str(tmp_path / "clips"), str(tmp_path / "f")]) == 1
     err = capsys.readouterr().err
     assert "bad\\nname.wav" in err and "newline" in err
