@@ -321,7 +321,7 @@ class Scorer:
         for i, f, err in self._features_in_order(clips, nj, threads, cluster):
             feats[i], errors[i] = f, err
             speaker = clips[i].speaker
-            if speaker in left:
+            if clips[i].error is None and speaker in left:  # a clip known bad beforehand was never counted
                 waiting.setdefault(speaker, []).append(i)
                 left[speaker] -= 1
                 group = waiting.pop(speaker) if left[speaker] == 0 else []

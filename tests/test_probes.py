@@ -207,3 +207,18 @@ def test_file_name_with_a_newline(tmp_path, capsys):
     assert len((tmp_path / "f" / "feats.scp").read_text().splitlines()) == 2
     assert main(["validate-data-dir", str(tmp_path / "f")]) == 0
     assert "newline" in (tmp_path / "f" / "failed.txt").read_text()
+
+
+def test_score_keeps_the_row_of_a_segment_naming_an_unknown_recording(tmp_path, capsys):
+    """A clip known bad before extraction (its segments line names a recording wav.scp lacks) gets its error row,
+    even when its speaker's other clips wait for per-speaker statistics (that row was once lost, exit 0)."""
+    files = tone_wavs(tmp_path / "wav", ["a", "b"])
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "wav.scp").write_text(f"reca {files['a']}\nrecb {files['b']}\n")
+    (data / "segments").write_text("s1-1 reca 0.0 0.4\ns1-2 recb 0.0 0.4\ns1-3 recX 0.0 0.4\n")
+    (data / "utt2spk").write_text("s1-1 s1\ns1-2 s1\ns1-3 s1\n")
+    assert main(["score", "--json", "--quiet", str(data)]) == 1
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["clip"] for r in rows] == ["s1-1", "s1-2", "s1-3"]
+    assert rows[2]["error"] and "recX" in rows[2]["error"] and rows[0]["label"] and rows[1]["label"]
