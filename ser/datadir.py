@@ -42,13 +42,15 @@ def read_map(path: str | Path, problems: list[str] | None = None) -> dict[str, s
     With a `problems` list, duplicates and unreadable lines (not UTF-8, a NUL byte) are recorded there
     instead (first occurrence kept, bad line left out), so a batch tool can report them and go on.
     """
-    from ser.limits import decode_line
+    from ser.limits import MAX_LINE_CHARS, bounded_byte_lines, decode_line
 
     path = Path(path)
     mapping: dict[str, str] = {}
     with open(path, "rb") as handle:
-        for lineno, data in enumerate(handle, 1):
+        for lineno, data in bounded_byte_lines(handle):
             try:
+                if data is None:  # read in bounded pieces and dropped: never held whole
+                    raise InputFileError(path, f"line {lineno} is longer than {MAX_LINE_CHARS} bytes; left out")
                 line = decode_line(data, path, lineno).rstrip("\r\n")
             except InputFileError as exc:
                 if problems is None:

@@ -50,6 +50,23 @@ def bounded_lines(handle: IO[str], limit: int = MAX_LINE_CHARS) -> Iterator[tupl
         yield lineno, line.rstrip("\r\n")
 
 
+def bounded_byte_lines(handle: IO[bytes], limit: int = MAX_LINE_CHARS) -> Iterator[tuple[int, bytes | None]]:
+    """:func:`bounded_lines` for a binary file (data-dir maps are decoded line by line): (number, raw line) or
+    (number, None) for a line longer than `limit` bytes, whose rest is read and dropped in bounded pieces."""
+    lineno = 0
+    while True:
+        line = handle.readline(limit + 1)
+        if not line:
+            return
+        lineno += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):
+                line = handle.readline(limit + 1)
+            yield lineno, None
+            continue
+        yield lineno, line
+
+
 def load_json_file(path: str | Path, what: str = "JSON file") -> Any:
     """A JSON file, refused with the file named when it is too large, not UTF-8, malformed or nested too deep."""
     check_file_size(path, MAX_DOC_BYTES, what)
@@ -90,5 +107,5 @@ def decode_line(raw: bytes, path: str | Path, lineno: int) -> str:
     return text
 
 
-__all__ = ["MAX_DOC_BYTES", "MAX_LINE_CHARS", "MAX_TEXT_MODEL_BYTES", "MAX_TURN_CHARS", "bounded_lines",
+__all__ = ["MAX_DOC_BYTES", "MAX_LINE_CHARS", "MAX_TEXT_MODEL_BYTES", "MAX_TURN_CHARS", "bounded_byte_lines", "bounded_lines",
            "check_file_size", "decode_line", "load_json_file", "load_yaml_file"]

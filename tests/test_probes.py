@@ -222,3 +222,16 @@ def test_score_keeps_the_row_of_a_segment_naming_an_unknown_recording(tmp_path, 
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["clip"] for r in rows] == ["s1-1", "s1-2", "s1-3"]
     assert rows[2]["error"] and "recX" in rows[2]["error"] and rows[0]["label"] and rows[1]["label"]
+
+
+def test_a_huge_line_in_a_data_dir_map_is_named_and_left_out(tmp_path, capsys):
+    """A line longer than ser.limits.MAX_LINE_CHARS is read in bounded pieces and dropped, naming file and line;
+    the other utterances are extracted."""
+    from ser.limits import MAX_LINE_CHARS
+
+    data = tone_datadir(tmp_path, ["s1-a", "s1-b", "s2-a"])
+    (data / "utt2spk").write_bytes(b"s1-a s1\ns1-b " + b"x" * (MAX_LINE_CHARS + 10) + b"\ns2-a s2\n")
+    assert main(["extract", "--features", "mfcc13", "--nj", "1", "--no-progress", str(data), str(tmp_path / "f")]) == 1
+    err = capsys.readouterr().err
+    assert "line 2 is longer than" in err and "Traceback" not in err
+    assert len((tmp_path / "f" / "feats.scp").read_text().splitlines()) == 2
