@@ -31,68 +31,58 @@ def check_file_size(path: str | Path, limit: int, what: str) -> None:
         raise InputFileError(path, f"{size} bytes is more than a {what} may hold ({limit}); not read")
 
 
-def bounded_lines(handle: IO[str], limit: int = MAX_LINE_CHARS) -> Iterator[tuple[int, str | None]]:
-    """(line number, line without its end) for each line, or (number, None) for a line longer than `limit`
-    characters; the rest of a long line is read and dropped in `limit`-sized pieces, so memory stays bounded.
-
-    A pipe's line is yielded as soon as it is complete (readline does not wait for more)."""
+def _bounded(handle: IO[Any], limit: int, newline: Any) -> Iterator[tuple[int, Any]]:
+    """(line number, raw line) for each line of a text or binary handle, or (number, None) for a line longer than
+    `limit`; the rest of a long line is read and dropped in `limit`-sized pieces, so memory stays bounded."""
     lineno = 0
     while True:
         line = handle.readline(limit + 1)
         if not line:
             return
         lineno += 1
-        if len(line) > limit and not line.endswith("\n"):
-            while line and not line.endswith("\n"):
-                line = handle.readline(limit + 1)
-            yield lineno, None
-            continue
-        yield lineno, line.rstrip("\r\n")
-
-
-def bounded_byte_lines(handle: IO[bytes], limit: int = MAX_LINE_CHARS) -> Iterator[tuple[int, bytes | None]]:
-    """:func:`bounded_lines` for a binary file (data-dir maps are decoded line by line): (number, raw line) or
-    (number, None) for a line longer than `limit` bytes, whose rest is read and dropped in bounded pieces."""
-    lineno = 0
-    while True:
-        line = handle.readline(limit + 1)
-        if not line:
-            return
-        lineno += 1
-        if len(line) > limit and not line.endswith(b"\n"):
-            while line and not line.endswith(b"\n"):
+        if len(line) > limit and not line.endswith(newline):
+            while line and not line.endswith(newline):
                 line = handle.readline(limit + 1)
             yield lineno, None
             continue
         yield lineno, line
 
 
-def load_json_file(path: str | Path, what: str = "JSON file") -> Any:
-    """A JSON file, refused with the file named when it is too large, not UTF-8, malformed or nested too deep."""
+def bounded_lines(handle: IO[str], limit: int = MAX_LINE_CHARS) -> Iterator[tuple[int, str | None]]:
+    """(line number, line without its end) for each line, or (number, None) for a line longer than `limit`
+    characters (see :func:`_bounded`). A pipe's line is yielded as soon as it is complete."""
+    for lineno, line in _bounded(handle, limit, "\n"):
+        yield lineno, None if line is None else line.rstrip("\r\n")
+
+
+def bounded_byte_lines(handle: IO[bytes], limit: int = MAX_LINE_CHARS) -> Iterator[tuple[int, bytes | None]]:
+    """The same for a binary file (data-dir maps are decoded line by line): raw lines, None beyond `limit` bytes."""
+    return _bounded(handle, limit, b"\n")
+
+
+def _load_document(path: str | Path, what: str, kind: str, parse: Any, syntax_errors: tuple[type, ...]) -> Any:
+    """Parse a whole JSON/YAML file, refused with the file named when too large, not UTF-8, malformed or too deep."""
     check_file_size(path, MAX_DOC_BYTES, what)
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return parse(Path(path).read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
         raise InputFileError(path, f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise InputFileError(path, f"not valid JSON ({exc})") from None
+    except syntax_errors as exc:
+        raise InputFileError(path, f"not valid {kind} ({' '.join(str(exc).split())})") from None
     except RecursionError:
-        raise InputFileError(path, "JSON nested too deeply to read (a hostile or broken file)") from None
+        raise InputFileError(path, f"{kind} nested too deeply to read (a hostile or broken file)") from None
+
+
+def load_json_file(path: str | Path, what: str = "JSON file") -> Any:
+    """A JSON file, refused with the file named when it is too large, not UTF-8, malformed or nested too deep."""
+    return _load_document(path, what, "JSON", json.loads, (json.JSONDecodeError,))
 
 
 def load_yaml_file(path: str | Path, what: str = "YAML file") -> Any:
     """A YAML file (safe_load), refused like load_json_file; YAML syntax errors name the file too."""
     import yaml
 
-    check_file_size(path, MAX_DOC_BYTES, what)
-    try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputFileError(path, f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})") from None
-    except yaml.YAMLError as exc:
-        raise InputFileError(path, f"not valid YAML ({' '.join(str(exc).split())})") from None
-    except RecursionError:
-        raise InputFileError(path, "YAML nested too deeply to read (a hostile or broken file)") from None
+    return _load_document(path, what, "YAML", yaml.safe_load, (yaml.YAMLError,))
 
 
 def decode_line(raw: bytes, path: str | Path, lineno: int) -> str:
