@@ -16,7 +16,7 @@ from ser.commands import COMMAND_MODULES
 from ser.errors import SerError
 
 #: packages of the `train` extra: `pip install ser` (the runtime) scores non-torch models without them
-TRAIN_ONLY = ("torch", "torchaudio", "librosa", "matplotlib")
+TRAIN_ONLY = ("torch", "torchaudio", "librosa", "matplotlib", "sklearn", "scipy", "onnx")
 
 
 def _load_commands() -> list[ModuleType]:
