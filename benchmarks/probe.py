@@ -33,6 +33,7 @@ import soundfile as sf  # noqa: E402
 
 from tests.bad_audio import tone, write_bad_files  # noqa: E402
 from tests.hostile import (  # noqa: E402
+    segments_naming_unknown_recording,
     tone_datadir,
     tone_wavs,
     child_peak_rss_mib, deep_json, hostile_torch_file, reseal_bundle, sparse_file, tiny_text_model, zip_bomb,
@@ -232,12 +233,7 @@ def pinned_download_mismatch(tmp: Path) -> Result:
 # --- clear errors instead of tracebacks ---------------------------------------------------------------------------
 @probe
 def segments_unknown_recording(tmp: Path) -> Result:
-    files = tone_wavs(tmp / "wav", ["a", "b"])
-    d = tmp / "data"
-    d.mkdir()
-    (d / "wav.scp").write_text(f"reca {files['a']}\nrecb {files['b']}\n")
-    (d / "segments").write_text("s1-1 reca 0.0 0.4\ns1-2 recb 0.0 0.4\ns1-3 recX 0.0 0.4\n")
-    (d / "utt2spk").write_text("s1-1 s1\ns1-2 s1\ns1-3 s1\n")
+    d = segments_naming_unknown_recording(tmp)
     rc_v, out_v, _ = cli("validate-data-dir", str(d))
     rc_e, _, err_e = extract(d, tmp / "f")
     rc_s, out_s, err_s = cli("score", "--json", str(d))

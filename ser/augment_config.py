@@ -14,16 +14,21 @@ from typing import Any, Mapping
 from ser.errors import SerError
 
 
-def _fields_from(cls: type, values: Any, where: str) -> Any:
-    """A dataclass from a mapping, refusing unknown keys and non-numbers with a message naming the key."""
-    if isinstance(values, cls):
-        return values
+def _check_keys(cls: type, values: Any, where: str, what: str = "a mapping of settings") -> None:
+    """`values` must be a mapping whose keys are fields of the dataclass `cls`; the error names the keys."""
     if not isinstance(values, Mapping):
-        raise SerError(f"{where} must be a mapping of settings, not {values!r}")
+        raise SerError(f"{where} must be {what}, not {values!r}")
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(values) - set(names))
     if unknown:
         raise SerError(f"{where}: unknown keys {unknown} (valid: {', '.join(names)})")
+
+
+def _fields_from(cls: type, values: Any, where: str) -> Any:
+    """A dataclass from a mapping, refusing unknown keys and non-numbers with a message naming the key."""
+    if isinstance(values, cls):
+        return values
+    _check_keys(cls, values, where)
     out = {}
     for f in dataclasses.fields(cls):
         if f.name not in values:
@@ -113,12 +118,7 @@ def make_augment_config(values: Any) -> AugmentConfig:
         return AugmentConfig()
     if isinstance(values, AugmentConfig):
         return values
-    if not isinstance(values, Mapping):
-        raise SerError(f"augment must be a mapping (spec_augment, mixup, copies), not {values!r}")
-    names = [f.name for f in dataclasses.fields(AugmentConfig)]
-    unknown = sorted(set(values) - set(names))
-    if unknown:
-        raise SerError(f"augment: unknown keys {unknown} (valid: {', '.join(names)})")
+    _check_keys(AugmentConfig, values, "augment", "a mapping (spec_augment, mixup, copies)")
     return AugmentConfig(**dict(values))
 
 

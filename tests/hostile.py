@@ -131,3 +131,14 @@ def tone_datadir(root: Path, ids: list[str]) -> Path:
     files = tone_wavs(root / "wav", ids)
     DataDir(maps={"wav.scp": {u: str(p) for u, p in files.items()}, "utt2spk": {u: u[:2] for u in ids}}).write(root / "data")
     return root / "data"
+
+
+def segments_naming_unknown_recording(root: Path) -> Path:
+    """root/data: utterances s1-1, s1-2 in recordings reca, recb (tone WAVs), and s1-3 in 'recX', which wav.scp lacks."""
+    files = tone_wavs(root / "wav", ["a", "b"])
+    data = root / "data"
+    data.mkdir(parents=True)
+    (data / "wav.scp").write_text(f"reca {files['a']}\nrecb {files['b']}\n")
+    (data / "segments").write_text("s1-1 reca 0.0 0.4\ns1-2 recb 0.0 0.4\ns1-3 recX 0.0 0.4\n")
+    (data / "utt2spk").write_text("s1-1 s1\ns1-2 s1\ns1-3 s1\n")
+    return data

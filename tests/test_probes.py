@@ -18,6 +18,7 @@ from tests.hostile import (
     child_peak_rss_mib,
     deep_json,
     hostile_torch_file,
+    segments_naming_unknown_recording,
     sparse_file,
     tiny_text_model,
     tone_datadir,
@@ -212,12 +213,7 @@ def test_file_name_with_a_newline(tmp_path, capsys):
 def test_score_keeps_the_row_of_a_segment_naming_an_unknown_recording(tmp_path, capsys):
     """A clip known bad before extraction (its segments line names a recording wav.scp lacks) gets its error row,
     even when its speaker's other clips wait for per-speaker statistics (that row was once lost, exit 0)."""
-    files = tone_wavs(tmp_path / "wav", ["a", "b"])
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "wav.scp").write_text(f"reca {files['a']}\nrecb {files['b']}\n")
-    (data / "segments").write_text("s1-1 reca 0.0 0.4\ns1-2 recb 0.0 0.4\ns1-3 recX 0.0 0.4\n")
-    (data / "utt2spk").write_text("s1-1 s1\ns1-2 s1\ns1-3 s1\n")
+    data = segments_naming_unknown_recording(tmp_path)
     assert main(["score", "--json", "--quiet", str(data)]) == 1
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["clip"] for r in rows] == ["s1-1", "s1-2", "s1-3"]
