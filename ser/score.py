@@ -343,22 +343,24 @@ class Scorer:
             yield i, f, err
 
 
-def score_feature_dir(scorer: Scorer, feat_dir: str | Path) -> ScoreRun:
-    """Score the matrices of an extracted feature dir (refused if made with another feature set)."""
+def score_feature_dir(scorer: Scorer, feat_dir: str | Path, utts: Sequence[str] | None = None,
+                      alone: bool = False) -> ScoreRun:
+    """Score the matrices of an extracted feature dir (refused if made with another feature set): every utterance
+    or `utts`, grouped by their speakers or, with `alone`, each with the training speakers' statistics."""
     import yaml
 
     from ser.datadir import DataDir
+    from ser.frontend.arkio import open_scp
 
     feat_dir = Path(feat_dir)
     header = yaml.safe_load((feat_dir / "feats.yaml").read_text(encoding="utf-8")) if (feat_dir / "feats.yaml").is_file() else {}
     scorer.bundle.check_features(header, str(feat_dir))
     data = DataDir.read(feat_dir)
-    from ser.frontend.arkio import open_scp
-
     reader = open_scp(feat_dir / "feats.scp")
-    utts = sorted(reader)
+    utts = sorted(reader) if utts is None else list(utts)
     utt2emo = data.get("utt2emo") or {}
-    clips = [Clip(id=u, path=data.wav_scp.get(u, ""), speaker=data.utt2spk.get(u), reference=utt2emo.get(u)) for u in utts]
+    clips = [Clip(id=u, path=data.wav_scp.get(u, ""), speaker=None if alone else data.utt2spk.get(u),
+                  reference=utt2emo.get(u)) for u in utts]
     feats = [np.asarray(reader[u], dtype=np.float32) for u in utts]
     return scorer.score_features(clips, feats, [None] * len(clips))
 

@@ -12,30 +12,22 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from ser.bundle import load_bundle
 from ser.datadir import DataDir
-from ser.frontend.arkio import open_scp
-from ser.score import Clip, Scorer
+from ser.score import Scorer, score_feature_dir
 from ser.score_metrics import labelled_score
 
 
 def score_held_out(feat_dir: Path, exp_dir: Path) -> None:
     """Write the metrics JSON and a posterior table per held-out corpus and scoring mode."""
-    data = DataDir.read(feat_dir)
-    corpus_of = data.maps["utt2corpus"]
-    reader = open_scp(feat_dir / "feats.scp")
+    corpus_of = DataDir.read(feat_dir).maps["utt2corpus"]
     for corpus in sorted(set(corpus_of.values())):
         model = exp_dir / f"fold_{corpus}" / "model.ser"
-        utts = sorted(u for u in reader if corpus_of[u] == corpus)
-        feats = [np.asarray(reader[u], dtype=np.float32) for u in utts]
+        utts = sorted(u for u, c in corpus_of.items() if c == corpus)
         for how in ("alone", "grouped"):
             bundle = load_bundle(model)
             scorer = Scorer(bundle)  # fresh: per-speaker statistics adapted by one run must not leak into the next
-            clips = [Clip(id=u, path=data.wav_scp.get(u, ""), speaker=None if how == "alone" else data.utt2spk[u],
-                          reference=data.utt2emo[u]) for u in utts]
-            run = scorer.score_features(clips, feats, [None] * len(clips))
+            run = score_feature_dir(scorer, feat_dir, utts, alone=how == "alone")
             record = {"model": str(model), "inputs": [str(feat_dir)], "corpus": corpus, "alone": how == "alone",
                       "normalization": bundle.normalization, "from_features": True, **labelled_score(run).to_dict()}
             (exp_dir / f"held_out_{corpus}_{how}.json").write_text(json.dumps(record, indent=1) + "\n")
