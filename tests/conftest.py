@@ -11,8 +11,20 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def shared_data_dir() -> Path:
-    """$SER_SHARED_DATA, else ../shared/data beside the repository (how the project finds corpora)."""
-    return Path(os.environ.get("SER_SHARED_DATA", REPO.parent / "shared" / "data"))
+    """$SER_SHARED_DATA, else ../shared/data beside the repository (how the project finds corpora), else beside the
+    checkout this one was cloned from (a clone made elsewhere, e.g. `git clone -q . /tmp/ci`)."""
+    if "SER_SHARED_DATA" in os.environ:
+        return Path(os.environ["SER_SHARED_DATA"])
+    beside = REPO.parent / "shared" / "data"
+    if beside.exists():
+        return beside
+    import subprocess
+
+    origin = subprocess.run(["git", "-C", str(REPO), "config", "--get", "remote.origin.url"],
+                            capture_output=True, text=True).stdout.strip()
+    if origin and Path(origin).is_dir() and (Path(origin).resolve().parent / "shared" / "data").exists():
+        return Path(origin).resolve().parent / "shared" / "data"
+    return beside
 
 
 def require_data(relative: str) -> Path:
