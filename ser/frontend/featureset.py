@@ -1,12 +1,14 @@
 """Named feature sets: `features/NAME.yaml` files that say which extractor runs with which options.
 
 A feature set is data, not code: the YAML names an extractor `kind`, its `options`, the sample
-rate and an optional post-step (`average_frames`). `ser extract --features NAME` resolves NAME
+rate, an optional post-step (`average_frames`) and optional `drop:` patterns (fnmatch, e.g. `"*_stddevNorm"`)
+naming output columns to leave out, so a subset of a set is a set of its own (stored in bundles like any other). `ser extract --features NAME` resolves NAME
 against the search path below; a path to any YAML file works too.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import sys
 from dataclasses import asdict, dataclass, field
@@ -54,6 +56,7 @@ class FeatureSet:
     sample_rate: int = 16000
     average_frames: int = 1
     description: str = ""
+    drop: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.level not in ("frame", "utterance"):
@@ -64,7 +67,18 @@ class FeatureSet:
             raise SerError(f"feature set '{self.name}': average_frames applies to frame-level features only")
 
     def build(self) -> Extractor:
-        return make_extractor(self.kind, dict(self.options))
+        extractor = make_extractor(self.kind, dict(self.options))
+        return ColumnSubset(extractor, self.kept_columns(extractor.names)) if self.drop else extractor
+
+    def kept_columns(self, names: list[str]) -> list[int]:
+        """Indices of the columns `drop` keeps; a pattern that matches nothing is an error (a typo drops nothing)."""
+        for pattern in self.drop:
+            if not fnmatch.filter(names, pattern):
+                raise SerError(f"feature set '{self.name}': drop pattern '{pattern}' matches none of its {len(names)} features")
+        kept = [i for i, n in enumerate(names) if not any(fnmatch.fnmatchcase(n, p) for p in self.drop)]
+        if not kept:
+            raise SerError(f"feature set '{self.name}': drop leaves no feature")
+        return kept
 
     def postprocess(self, feats: np.ndarray) -> np.ndarray:
         from ser.frontend.averaging import average_frames
@@ -82,6 +96,24 @@ class FeatureSet:
         if "name" not in data or "kind" not in data:
             raise SerError(f"{source}: a feature set needs 'name' and 'kind'")
         return cls(**data)
+
+
+class ColumnSubset:
+    """An extractor's output with some columns left out (a feature set's `drop:`); blockwise if the base is."""
+
+    def __init__(self, base: Extractor, columns: list[int]) -> None:
+        self.base = base
+        self.columns = np.asarray(columns, dtype=np.intp)
+        self.names = [base.names[i] for i in columns]
+        self.frame_shift = base.frame_shift
+        self.blockwise = bool(getattr(base, "blockwise", False))
+
+    @property
+    def dim(self) -> int:
+        return len(self.names)
+
+    def __call__(self, samples: np.ndarray, rate: int) -> np.ndarray:
+        return np.ascontiguousarray(self.base(samples, rate)[:, self.columns])
 
 
 def load_feature_set(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> FeatureSet:
@@ -108,4 +140,4 @@ def list_feature_sets() -> list[tuple[str, str]]:
     return sorted(seen.items())
 
 
-__all__ = ["FeatureSet", "feature_search_path", "find_feature_file", "list_feature_sets", "load_feature_set"]
+__all__ = ["ColumnSubset", "FeatureSet", "feature_search_path", "find_feature_file", "list_feature_sets", "load_feature_set"]
