@@ -14,16 +14,20 @@ difference, offset at the cross-correlation peak, least-squares gain).
 encoder delay, so the 1024 priming samples stay at the start of the decoded audio (how such files score).
 
     python benchmarks/codecs.py [--limit N] [--bitrate 128000] [--emodb-dir ../shared/data/emodb] [--no-delay-info]
-                                [--model FILE]   # another bundle than the built-in model (a candidate to replace it)
+                                [--model FILE ...] [--with-builtin]   # other bundles (candidates to replace the
+                                                                      # built-in model), each scored on the same files
+Models whose feature sets differ only by `drop:` share one extraction (the kept columns are selected per model).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -31,7 +35,7 @@ import soundfile as sf
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ser.audio import load_audio  # noqa: E402
+from ser.audio import load_audio
 
 
 def pick(emodb: Path, limit: int | None) -> list[Path]:
@@ -86,59 +90,51 @@ def alignment(ref: np.ndarray, y: np.ndarray) -> tuple[int, int, float]:
     return y.size - ref.size, lag, float(np.dot(a, b) / max(np.dot(a, a), 1e-12))
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--emodb-dir", type=Path, default=REPO.parent / "shared" / "data" / "emodb")
-    ap.add_argument("--limit", type=int, default=None, help="clips (evenly spaced over the sorted names); default all")
-    ap.add_argument("--bitrate", type=int, default=128000)
-    ap.add_argument("--model", type=Path, default=None, help="model file to score with (default: the built-in model)")
-    ap.add_argument("--no-delay-info", action="store_true", help="also AAC muxed without timestamps (no edit list)")
-    args = ap.parse_args()
-
-    import ser
+def score_versions(model: Any, versions: dict[str, list[Path]], speakers: list[str]) -> dict[tuple[str, str], np.ndarray]:
+    """Posteriors of every version, alone and grouped by speaker: what predict_proba(paths[, speaker=]) runs,
+    with each version's features made once (and once per base set for models that differ only by `drop:`)."""
     from ser.api import _features
     from ser.score import Clip
 
-    wavs = pick(args.emodb_dir, args.limit)
-    speakers = [w.name[:2] for w in wavs]
-    model = ser.load_model(args.model)
-    rng = np.random.default_rng(16)
-    kinds = {"aac.m4a": ("aac", "m4a", True), "mp3": ("libmp3lame", "mp3", True)}
-    if args.no_delay_info:
-        kinds["aac.m4a, no edit list"] = ("aac", "m4a", False)
-    with tempfile.TemporaryDirectory(prefix="ser-codecs-") as tmp:
-        work = Path(tmp)
-        versions: dict[str, list[Path]] = {"wav": wavs}
-        for name, (codec, ext, stamps) in kinds.items():
-            folder = work / name.replace(" ", "_").replace(",", "")
-            folder.mkdir()
-            versions[name] = [folder / f"{w.stem}.{ext}" for w in wavs]
-            for w, out in zip(wavs, versions[name]):
-                encode(w, out, codec, args.bitrate, stamps)
-        for kind in ("gain-0.5dB", "silence+1ms", "dither16"):
-            (work / kind).mkdir()
-            versions[kind] = [work / kind / w.name for w in wavs]
-            for w, out in zip(wavs, versions[kind]):
-                perturb(w, out, kind, rng)
+    base, columns = split_drop(model.bundle.feature_set_dict)
+    posts: dict[tuple[str, str], np.ndarray] = {}
+    for name, paths in versions.items():
+        key = (json.dumps(base, sort_keys=True), name)
+        if key not in _BASE_FEATURES:
+            _BASE_FEATURES[key] = _features(paths, base, None)
+        feats, errors = _BASE_FEATURES[key]
+        feats = [f if f is None or columns is None else np.ascontiguousarray(f[:, columns]) for f in feats]
+        for mode in ("alone", "grouped"):
+            clips = [Clip(id=str(i), path=str(p), speaker=spk if mode == "grouped" else None)
+                     for i, (p, spk) in enumerate(zip(paths, speakers))]
+            run = model._scorer.score_features(clips, feats, errors)
+            bad = [r for r in run.results if not r.ok]
+            if bad:
+                raise SystemExit(f"{bad[0].clip.path}: {bad[0].error}")
+            posts[name, mode] = np.stack([r.posteriors for r in run.results])
+    return posts
 
-        posts: dict[tuple[str, str], np.ndarray] = {}
-        for name, paths in versions.items():  # what predict_proba(paths[, speaker=]) runs, features made once
-            feats, errors = _features(paths, model.bundle.feature_set_dict, None)
-            for mode in ("alone", "grouped"):
-                clips = [Clip(id=str(i), path=str(p), speaker=spk if mode == "grouped" else None)
-                         for i, (p, spk) in enumerate(zip(paths, speakers))]
-                run = model._scorer.score_features(clips, feats, errors)
-                bad = [r for r in run.results if not r.ok]
-                if bad:
-                    raise SystemExit(f"{bad[0].clip.path}: {bad[0].error}")
-                posts[name, mode] = np.stack([r.posteriors for r in run.results])
-        signal = {}
-        for name, paths in versions.items():
-            rows = [alignment(load_audio(w), load_audio(p)) for w, p in zip(wavs, paths)]
-            signal[name] = np.array(rows)
 
-    print(f"{len(wavs)} EmoDB clips ({len(set(speakers))} speakers), codecs at {args.bitrate // 1000} kbit/s, "
-          f"{'model ' + str(args.model) if args.model else 'built-in model'}")
+#: (base feature set, version) -> (features, errors), shared by the models of one run
+_BASE_FEATURES: dict[tuple[str, str], tuple[list, list]] = {}
+
+
+def split_drop(feature_dict: dict[str, Any]) -> tuple[dict[str, Any], list[int] | None]:
+    """The feature set without its `drop:` and the columns that `drop:` keeps (None: all)."""
+    from ser.frontend.featureset import FeatureSet
+
+    fs = FeatureSet.from_dict(dict(feature_dict))
+    if not fs.drop:
+        return fs.to_dict(), None
+    base = FeatureSet.from_dict({**fs.to_dict(), "drop": []})
+    return base.to_dict(), fs.kept_columns(base.build().names)
+
+
+def report(wavs: list[Path], speakers: list[str], bitrate: int, model: Path | None, versions: dict[str, list[Path]],
+           posts: dict[tuple[str, str], np.ndarray], signal: dict[str, np.ndarray]) -> None:
+    """One model's table: agreement with the WAV per version and mode."""
+    print(f"{len(wavs)} EmoDB clips ({len(set(speakers))} speakers), codecs at {bitrate // 1000} kbit/s, "
+          f"{'model ' + str(model) if model else 'built-in model'}")
     print(f"{'version':<24}{'mode':<9}{'same label':>16}{'mean |dp|':>11}{'flipped: WAV margin':>21}"
           f"{'len diff':>10}{'lag':>6}{'gain':>8}")
     for name in versions:
@@ -159,6 +155,52 @@ def main() -> int:
         top2 = np.sort(ref, axis=1)[:, -2:]
         print(f"WAV top-2 margin ({mode}): median {np.median(top2[:, 1] - top2[:, 0]):.3f} over all clips")
     print("len diff, lag (samples at 16 kHz) and gain: medians over clips of the decoded version against the WAV")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--emodb-dir", type=Path, default=REPO.parent / "shared" / "data" / "emodb")
+    ap.add_argument("--limit", type=int, default=None, help="clips (evenly spaced over the sorted names); default all")
+    ap.add_argument("--bitrate", type=int, default=128000)
+    ap.add_argument("--model", type=Path, nargs="+", default=None, help="model files to score with (default: the built-in model)")
+    ap.add_argument("--with-builtin", action="store_true", help="also the built-in model, beside --model's")
+    ap.add_argument("--no-delay-info", action="store_true", help="also AAC muxed without timestamps (no edit list)")
+    args = ap.parse_args()
+
+    import ser
+
+    wavs = pick(args.emodb_dir, args.limit)
+    speakers = [w.name[:2] for w in wavs]
+    model_paths: list[Path | None] = list(args.model or [None])
+    if args.model and args.with_builtin:
+        model_paths.insert(0, None)
+    models = [ser.load_model(m) for m in model_paths]
+    rng = np.random.default_rng(16)
+    kinds = {"aac.m4a": ("aac", "m4a", True), "mp3": ("libmp3lame", "mp3", True)}
+    if args.no_delay_info:
+        kinds["aac.m4a, no edit list"] = ("aac", "m4a", False)
+    with tempfile.TemporaryDirectory(prefix="ser-codecs-") as tmp:
+        work = Path(tmp)
+        versions: dict[str, list[Path]] = {"wav": wavs}
+        for name, (codec, ext, stamps) in kinds.items():
+            folder = work / name.replace(" ", "_").replace(",", "")
+            folder.mkdir()
+            versions[name] = [folder / f"{w.stem}.{ext}" for w in wavs]
+            for w, out in zip(wavs, versions[name]):
+                encode(w, out, codec, args.bitrate, stamps)
+        for kind in ("gain-0.5dB", "silence+1ms", "dither16"):
+            (work / kind).mkdir()
+            versions[kind] = [work / kind / w.name for w in wavs]
+            for w, out in zip(wavs, versions[kind]):
+                perturb(w, out, kind, rng)
+        posts = [score_versions(model, versions, speakers) for model in models]
+        signal = {}
+        for name, paths in versions.items():
+            rows = [alignment(load_audio(w), load_audio(p)) for w, p in zip(wavs, paths)]
+            signal[name] = np.array(rows)
+
+    for path, post in zip(model_paths, posts):
+        report(wavs, speakers, args.bitrate, path, versions, post, signal)
     return 0
 
 

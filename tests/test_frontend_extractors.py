@@ -281,3 +281,25 @@ def test_native_opensmile_equals_opensmile_python(feature_set, level, emodb_dir)
         assert ours.shape == theirs.shape and ours.shape[0] >= 1 and np.array_equal(ours, theirs)
     if level == "lld":  # 10 ms: no full frame; opensmile.Smile fills a NaN row, we return no frames
         assert native(np.zeros(160, dtype=np.float32) + 0.01, 16000).shape == (0, len(native.feature_names))
+
+
+def test_drop_leaves_out_the_named_columns_and_refuses_typos(clips, emodb_dir):
+    """`drop:` gives the base set's other columns, bit for bit, through the same path as `ser extract`."""
+    import ser
+    from ser.errors import SerError
+    from ser.frontend.featureset import FeatureSet
+
+    nosdn = load_feature_set("egemaps_nosdn")
+    full = load_feature_set("egemaps88").build()
+    subset = nosdn.build()
+    assert subset.dim == 58 and not any(n.endswith("_stddevNorm") for n in subset.names)
+    keep = [full.names.index(n) for n in subset.names]
+    for _, samples, _ in clips[:2]:
+        np.testing.assert_array_equal(subset(samples, RATE), full(samples, RATE)[:, keep])
+    wav = str(emodb_dir / EMODB_FILES[0])
+    np.testing.assert_array_equal(ser.extract([wav], features="egemaps_nosdn")[0],
+                                  ser.extract([wav], features="egemaps88")[0][:, keep])
+    with pytest.raises(SerError, match="'\\*_stdevNorm' matches none"):
+        FeatureSet.from_dict({**nosdn.to_dict(), "drop": ["*_stdevNorm"]}).build()
+    with pytest.raises(SerError, match="leaves no feature"):
+        FeatureSet.from_dict({**nosdn.to_dict(), "drop": ["*"]}).build()

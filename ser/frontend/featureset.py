@@ -89,7 +89,7 @@ class FeatureSet:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "FeatureSet":
+    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> FeatureSet:
         unknown = set(data) - {f for f in cls.__dataclass_fields__}
         if unknown:
             raise SerError(f"{source}: unknown keys {sorted(unknown)} in feature set")

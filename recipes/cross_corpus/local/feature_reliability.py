@@ -76,7 +76,7 @@ def main() -> int:
     originals = kaldiio.load_scp(str(args.feat_dir / "feats.scp"))
     speakers = np.array([data.utt2spk[u] for u in utts])
     orig = np.stack([np.asarray(originals[u]).reshape(-1) for u in utts])
-    cuts = [int(round(ms * base.sample_rate / 1000)) for ms in args.shifts_ms]
+    cuts = [round(ms * base.sample_rate / 1000) for ms in args.shifts_ms]
     chunks = [utts[i: i + 25] for i in range(0, len(utts), 25)]
     jobs = [([data.wav_scp[u] for u in chunk], args.base_set, base.sample_rate, cuts) for chunk in chunks]
     with ProcessPoolExecutor(args.nj) as pool:
