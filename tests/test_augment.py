@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import kaldiio
 import numpy as np
 import pytest
 import torch
@@ -325,3 +326,30 @@ def test_channel_copies_are_extracted_and_map_back(emodb_dir, tmp_path):
     table = CopyTable(tmp_path / "feats")
     assert table.kinds == ["rev0.3", "tel"]
     assert table.select(["tel"], ["03a01Fa", "03a01Nc"], ["08a01Ab"]) == ["tel-03a01Fa", "tel-03a01Nc"]
+
+
+def test_shift_copies_cut_the_start_and_change_the_framing(emodb_dir, tmp_path):
+    """`ser extract --shift-ms 3,7`: shift3-/shift7- copies are the clip less its first 3/7 ms (48/112 samples at
+    16 kHz), so their functionals differ from the original's a little (frames fall elsewhere), not a lot."""
+    from ser.audio import load_audio
+    from ser.errors import SerError
+    from ser.frontend.perturb import Perturbation, apply_perturbation
+
+    x = load_audio(emodb_dir / "03a01Fa.wav")
+    y = apply_perturbation(x, 16000, Perturbation("shift", 3.0))
+    assert np.array_equal(y, x[48:]) and Perturbation.from_line(Perturbation("shift", 3.0).to_line()) == Perturbation("shift", 3.0)
+    with pytest.raises(SerError, match="shorter than the clip"):
+        apply_perturbation(x[:40], 16000, Perturbation("shift", 3.0))
+    ids = ["03a01Fa", "08a01Ab"]
+    DataDir(maps={"wav.scp": {u: str(emodb_dir / f"{u}.wav") for u in ids}, "utt2spk": {u: u[:2] for u in ids},
+                  "utt2emo": {u: LETTERS[u[5]] for u in ids}}).write(tmp_path / "data")
+    assert main(["extract", "--features", "egemaps88", "--nj", "1", "--no-progress", "--shift-ms", "3,7",
+                 str(tmp_path / "data"), str(tmp_path / "feats")]) == 0
+    aug = DataDir.read(tmp_path / "feats" / "augment")
+    assert aug.maps["utt2perturb"] == {f"shift{k}-{u}": f"shift {k}" for k in (3, 7) for u in ids}
+    orig = kaldiio.load_scp(str(tmp_path / "feats" / "feats.scp"))
+    copies = kaldiio.load_scp(str(tmp_path / "feats" / "augment" / "feats.scp"))
+    for u in ids:
+        a, b = np.asarray(orig[u]), np.asarray(copies[f"shift3-{u}"])
+        assert a.shape == b.shape and not np.array_equal(a, b)
+        assert np.median(np.abs(a - b) / (np.abs(a) + 1e-3)) < 0.05  # most features move by under 5%

@@ -50,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     aug.add_argument("--reverb-rt60", type=_numbers, default=[], metavar="S,S",
                      help="synthetic reverberation with these RT60s in seconds (a seeded decaying-noise room per copy): "
                           "copies rev0.3-<utt> ...")
+    aug.add_argument("--shift-ms", type=_numbers, default=[], metavar="MS,MS",
+                     help="framing copies shift3-<utt>: the clip without its first MS milliseconds (frames fall elsewhere)")
     aug.add_argument("--telephone", action="store_true",
                      help="telephone-channel copies tel-<utt>: to 8 kHz, G.711 mu-law, 300-3400 Hz, and back")
     aug.add_argument("--telephone-linear", action="store_true",
@@ -91,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         print(f"failures are listed in {Path(args.out_dir) / 'failed.txt'}", file=sys.stderr)
     if args.speed_perturb or args.noise_snr or args.gain_db or args.reverb_rt60 or args.telephone \
-            or args.telephone_linear:
+            or args.telephone_linear or args.shift_ms:
         from ser.frontend.extract import extract_copies
         from ser.frontend.perturb import plan_perturbations
 
@@ -100,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
             raise SerError("--noise-dir needs --noise-snr (the SNRs to add its noise at)")
         kinds = plan_perturbations(args.speed_perturb, args.noise_snr, args.gain_db, args.noise_dir, args.reverb_rt60,
-                                   ["mulaw"] * args.telephone + ["linear"] * args.telephone_linear)
+                                   ["mulaw"] * args.telephone + ["linear"] * args.telephone_linear, args.shift_ms)
         done = DataDir.read(Path(args.out_dir))  # copies only of utterances whose features exist
         copies = extract_copies(done, args.out_dir, fs, kinds, nj=args.nj, overwrite=args.overwrite,
                                 progress=False if args.no_progress else None, cluster=args.cluster)

@@ -13,6 +13,9 @@ The channel effects exist because a model trained on one studio's recordings mee
 ``rev0.3-<utt>`` convolves the clip with an exponentially decaying noise impulse response of RT60 0.3 s (seeded
 per copy); ``tel-<utt>`` passes it through a narrow-band telephone line (8 kHz, 300-3400 Hz, G.711 mu-law).
 Both keep the clip's length and RMS level, so they change the channel only (gain is a kind of its own).
+``shift3-<utt>`` is the clip with its first 3 ms cut off: the same speech, but the 10 ms analysis frames fall
+elsewhere, a change nobody hears and that re-encoding (MP3/AAC) or a recorder's start time also makes; a model
+trained on such copies learns weights that do not hang on where the frames fall.
 Numpy FFTs only: the runtime install has no scipy.
 """
 
@@ -43,7 +46,8 @@ MULAW, LINEAR = "mulaw", "linear"
 @dataclass(frozen=True)
 class Perturbation:
     """One perturbation: `speed` (factor), `noise` (SNR in dB, seed, source: white or a file), `gain` (dB),
-    `reverb` (RT60 in s, seed) or `telephone` (source: mulaw or linear companding; value unused)."""
+    `reverb` (RT60 in s, seed), `telephone` (source: mulaw or linear companding; value unused) or `shift`
+    (milliseconds cut from the start)."""
 
     kind: str
     value: float
@@ -55,7 +59,7 @@ class Perturbation:
         """The id prefix of its copies: sp0.9, snr10, gain-6 (Kaldi's sp0.9- style)."""
         if self.kind == "telephone":
             return "tel" if self.source == MULAW else "tellin"
-        short = {"speed": "sp", "noise": "snr", "gain": "gain", "reverb": "rev"}[self.kind]
+        short = {"speed": "sp", "noise": "snr", "gain": "gain", "reverb": "rev", "shift": "shift"}[self.kind]
         return f"{short}{self.value:g}"
 
     def to_line(self) -> str:
@@ -74,7 +78,7 @@ class Perturbation:
         try:
             if parts[0] == "noise" and len(parts) == 4:
                 return cls("noise", float(parts[1]), int(parts[2]), parts[3])
-            if parts[0] in ("speed", "gain") and len(parts) == 2:
+            if parts[0] in ("speed", "gain", "shift") and len(parts) == 2:
                 return cls(parts[0], float(parts[1]))
             if parts[0] == "reverb" and len(parts) == 3:
                 return cls("reverb", float(parts[1]), int(parts[2]))
@@ -83,7 +87,7 @@ class Perturbation:
         except (ValueError, IndexError):
             pass
         raise SerError(f"utt2perturb: cannot read the perturbation '{line}' (speed F, gain DB, noise SNR SEED SOURCE, "
-                       "reverb RT60 SEED or telephone mulaw|linear)")
+                       "reverb RT60 SEED, telephone mulaw|linear or shift MS)")
 
 
 def change_speed(samples: np.ndarray, rate: int, factor: float) -> np.ndarray:
@@ -200,7 +204,17 @@ def apply_perturbation(samples: np.ndarray, rate: int, p: Perturbation) -> np.nd
         return add_reverb(samples, rate, p.value, p.seed)
     if p.kind == "telephone":
         return telephone(samples, rate, p.source)
-    raise SerError(f"unknown perturbation '{p.kind}' (speed, noise, gain, reverb, telephone)")
+    if p.kind == "shift":
+        return shift_start(samples, rate, p.value)
+    raise SerError(f"unknown perturbation '{p.kind}' (speed, noise, gain, reverb, telephone, shift)")
+
+
+def shift_start(samples: np.ndarray, rate: int, ms: float) -> np.ndarray:
+    """The clip without its first `ms` milliseconds (analysis frames then fall elsewhere in the same speech)."""
+    cut = round(ms * rate / 1000)
+    if not 0 < cut < samples.size:
+        raise SerError(f"a shift of {ms:g} ms ({cut} samples) must be > 0 and shorter than the clip ({samples.size} samples)")
+    return np.ascontiguousarray(samples[cut:], dtype=np.float32)
 
 
 def noise_files(noise_dir: str | Path | None) -> list[str]:
@@ -218,7 +232,7 @@ def noise_files(noise_dir: str | Path | None) -> list[str]:
 
 def plan_perturbations(speeds: Sequence[float] = (), snrs: Sequence[float] = (), gains: Sequence[float] = (),
                        noise_dir: str | Path | None = None, rt60s: Sequence[float] = (),
-                       phone: Sequence[str] = ()) -> list[tuple[str, list[Perturbation]]]:
+                       phone: Sequence[str] = (), shifts_ms: Sequence[float] = ()) -> list[tuple[str, list[Perturbation]]]:
     """(kind, [template]) per copy kind; a noise or reverb kind's seed (and noise file) is drawn per copy in
     `augment_datadir`. `phone`: telephone copies with these companding modes (mulaw -> tel, linear -> tellin)."""
     out: list[tuple[str, list[Perturbation]]] = []
@@ -241,6 +255,10 @@ def plan_perturbations(speeds: Sequence[float] = (), snrs: Sequence[float] = (),
         if mode not in (MULAW, LINEAR):
             raise SerError(f"--telephone takes {MULAW} or {LINEAR}, not '{mode}'")
         out.append((p.prefix, [p]))
+    for ms in shifts_ms:
+        if not ms > 0:
+            raise SerError(f"--shift-ms values must be > 0 milliseconds, not {ms:g}")
+        out.append((Perturbation("shift", float(ms)).prefix, [Perturbation("shift", float(ms))]))
     return out
 
 
@@ -304,5 +322,6 @@ __all__ = [
     "noise_like",
     "plan_perturbations",
     "reverb_impulse",
+    "shift_start",
     "telephone",
 ]
