@@ -86,7 +86,12 @@ class FeatureSet:
         return average_frames(feats, int(self.average_frames))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The set as data; without `drop` when it drops nothing, so feature dirs and bundles made before `drop`
+        existed still match their set."""
+        data = asdict(self)
+        if not data["drop"]:
+            del data["drop"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> FeatureSet:
