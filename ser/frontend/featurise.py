@@ -1,14 +1,14 @@
 """Featurise one clip: audio (a whole file or a region) -> the feature set's matrix, or the reason it failed.
 
-Long audio (frame-level sets, regions over `BLOCK_SECONDS` (20 s)) is featurised block by block: each block of frames
-is computed from its own audio plus `CONTEXT_SECONDS` on each side (so windows, smoothing and deltas near its
-edges see the same samples as in one pass) and only the block's own frames are kept. A worker then holds one
-block of audio, not the hour: its memory is the block's plus the output matrix (frames x dim floats, which is
-the result itself). Only extractors that declare `blockwise` (openSMILE LLDs, Kaldi fbank/MFCC) are cut: the
-others have a whole-utterance step (a level threshold relative to the loudest frame), and utterance-level sets
-(functionals) need the whole utterance in one pass; they read long audio whole, and `ser score` cuts long files
-into windows (``ser.score``). `feature_stream` hands the blocks out one at a time, so `ser extract` writes them to
-disk as they come (``ser.frontend.spill``) and no process holds a long utterance's whole matrix either.
+Long audio (frame-level sets, regions over `ONE_PASS_SECONDS`, 26 s) is featurised block by block (`BLOCK_SECONDS`,
+12 s): each block of frames is computed from its own audio plus `CONTEXT_SECONDS` before it and
+`RIGHT_CONTEXT_SECONDS` after it (so windows, smoothing and deltas near its edges see the same samples as in one
+pass) and only the block's own frames are kept. `feature_stream` hands the blocks out one at a time, so a worker
+holds one block's audio and features, not the hour's: `ser extract` writes them to disk as they come
+(``ser.frontend.spill``), and only callers that ask for the joined matrix (`featurise`) hold it. Only extractors that
+declare `blockwise` (openSMILE LLDs, Kaldi fbank/MFCC) are cut: the others have a whole-utterance step (a level
+threshold relative to the loudest frame), and utterance-level sets (functionals) need the whole utterance in one
+pass; they read long audio whole, and `ser score` cuts long files into windows (``ser.score``).
 
 The one path shared by `ser extract` and `ser score`, so a clip scored later gets exactly the features its
 training data had. Runs in worker processes: `init_featuriser` builds the extractor once per process
@@ -53,19 +53,26 @@ def init_featuriser(feature_dict: dict[str, Any], threads: int = 1) -> None:
         _WORKER.update(fs=fs, extractor=fs.build(), fs_dict=dict(feature_dict))
 
 
-#: frame-level features of longer regions are computed block by block (seconds of frames per block): openSMILE
-#: holds ~5 MB per second of a pass, so 60 s blocks doubled the peak RSS of a 10 s file; 20 s blocks cost ~30% more
-#: compute (3 s context each side)
-BLOCK_SECONDS = 20.0
-#: audio read on each side of a block: openSMILE's F0 envelope (F0env) carries over ~2 s (1 s left differences of
-#: up to 6 Hz; 3 s gives the one-pass values exactly); analysis, smoothing and delta windows need far less
+#: frame-level features of longer regions are computed block by block (seconds of frames per block): openSMILE's
+#: emobase holds ~3 MB per second of a pass (every level of its graph grows with the input), so the pass, block plus
+#: context (16 s), is what sets a worker's peak: 20 s blocks (26 s passes) left a 10 min file at 1.38x the peak RSS
+#: of a 10 s one, 12 s blocks keep it within 1.2x (benchmarks/score.py --memory-only) for ~33% more compute
+BLOCK_SECONDS = 12.0
+#: audio read before a block: openSMILE's F0 envelope (F0env) carries over ~2 s (1 s gives differences of up to
+#: 6 Hz; 3 s gives the one-pass values exactly)
 CONTEXT_SECONDS = 3.0
+#: audio read after a block: only analysis, smoothing and delta windows look ahead (tens of ms; 0.5 s already gives
+#: the same emobase78 values as 3 s, bit for bit)
+RIGHT_CONTEXT_SECONDS = 1.0
+#: regions up to this long are featurised in one pass, as before blocks existed (and as with 20 s blocks and 3 s
+#: context each side), so clips of ordinary length keep their features bit for bit
+ONE_PASS_SECONDS = 26.0
 
 
 def _cut_in_blocks(fs: FeatureSet, extractor: Any, first: float, last: float) -> bool:
     """True when [first, last) s is long enough, and the set frame-level and blockwise, to be featurised in blocks."""
     blockwise = getattr(extractor, "blockwise", False) and getattr(extractor, "frame_shift", None)
-    return bool(fs.level == "frame" and blockwise and last - first > BLOCK_SECONDS + 2 * CONTEXT_SECONDS)
+    return bool(fs.level == "frame" and blockwise and last - first > max(ONE_PASS_SECONDS, BLOCK_SECONDS))
 
 
 def feature_stream(fs: FeatureSet, extractor: Any, path: str, start: float | None = None,
@@ -100,10 +107,11 @@ def feature_blocks(fs: FeatureSet, extractor: Any, audio: Any, first: float, las
     step = int(fs.average_frames)
     per_block = max(1, int((block_seconds or BLOCK_SECONDS) / shift) // step) * step  # averaging groups stay whole
     context = int(np.ceil((context_seconds if context_seconds is not None else CONTEXT_SECONDS) / shift)) * shift
+    after = int(np.ceil((context_seconds if context_seconds is not None else RIGHT_CONTEXT_SECONDS) / shift)) * shift
     heard, rows, k = False, 0, 0
     while True:
         core = first + k * per_block * shift
-        lo, hi = max(first, core - context), min(last, core + per_block * shift + context)
+        lo, hi = max(first, core - context), min(last, core + per_block * shift + after)
         samples = audio.read(lo, hi, fs.sample_rate, allow_silence=True)
         heard = heard or bool(np.any(samples))
         raw = extractor(samples, fs.sample_rate)
@@ -196,6 +204,8 @@ def lost_task(task: Task, reason: str) -> tuple[None, str]:
 __all__ = [
     "BLOCK_SECONDS",
     "CONTEXT_SECONDS",
+    "ONE_PASS_SECONDS",
+    "RIGHT_CONTEXT_SECONDS",
     "Task",
     "check_features",
     "feature_blocks",
