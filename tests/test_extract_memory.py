@@ -63,7 +63,7 @@ def test_normal_clips_are_written_as_before(emodb_dir, tmp_path):
     assert not (out / spill.SPILL_DIR).exists()
 
 
-def test_long_file_streamed_equals_whole_matrix_and_resumes(emodb_dir, tmp_path, small_blocks):
+def test_long_file_streamed_equals_whole_matrix_and_resumes(emodb_dir, tmp_path, small_blocks, monkeypatch):
     """~65 s of EmoDB speech in 3 s blocks: spilled and copied into the ark, the bytes equal kaldiio's of the whole
     matrix; deltas across block edges equal deltas of the joined statics; a torn long entry and a killed run's
     spill leftovers are recovered to the same bytes."""
@@ -77,14 +77,8 @@ def test_long_file_streamed_equals_whole_matrix_and_resumes(emodb_dir, tmp_path,
     data, out = one_utt_datadir(wav, tmp_path / "data"), tmp_path / "feats"
     calls = []
     real = spill.spill
-    spill_spy = lambda blocks, folder: calls.append(folder) or real(blocks, folder)  # noqa: E731
-    import ser.frontend.spill as module
-
-    module.spill = spill_spy
-    try:
-        assert extract(DataDir.read(data), out, fs, nj=1, progress=False).ok
-    finally:
-        module.spill = real
+    monkeypatch.setattr(spill, "spill", lambda blocks, folder: calls.append(folder) or real(blocks, folder))
+    assert extract(DataDir.read(data), out, fs, nj=1, progress=False).ok
     assert calls, "a long file must go through the spill file"
     ark = (out / "feats.ark").read_bytes()
     assert ark == reference_ark({"rec": whole}, tmp_path / "ref")

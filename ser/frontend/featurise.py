@@ -1,7 +1,7 @@
 """Featurise one clip: audio (a whole file or a region) -> the feature set's matrix, or the reason it failed.
 
 Long audio (frame-level sets, regions over `ONE_PASS_SECONDS`, 26 s) is featurised block by block (`BLOCK_SECONDS`,
-12 s): each block of frames is computed from its own audio plus `CONTEXT_SECONDS` before it and
+10 s): each block of frames is computed from its own audio plus `CONTEXT_SECONDS` before it and
 `RIGHT_CONTEXT_SECONDS` after it (so windows, smoothing and deltas near its edges see the same samples as in one
 pass) and only the block's own frames are kept. `feature_stream` hands the blocks out one at a time, so a worker
 holds one block's audio and features, not the hour's: `ser extract` writes them to disk as they come
@@ -54,10 +54,10 @@ def init_featuriser(feature_dict: dict[str, Any], threads: int = 1) -> None:
 
 
 #: frame-level features of longer regions are computed block by block (seconds of frames per block): openSMILE's
-#: emobase holds ~3 MB per second of a pass (every level of its graph grows with the input), so the pass, block plus
-#: context (16 s), is what sets a worker's peak: 20 s blocks (26 s passes) left a 10 min file at 1.38x the peak RSS
-#: of a 10 s one, 12 s blocks keep it within 1.2x (benchmarks/score.py --memory-only) for ~33% more compute
-BLOCK_SECONDS = 12.0
+#: emobase graph grows with the pass (block plus context) in steps, ~113 MiB of RSS up to 14 s passes, ~151 MiB for
+#: 16-20 s, so 20 s blocks (26 s passes) left a 10 min file at 1.35x the peak RSS of a 10 s one while 14 s passes
+#: cost what a 10 s file does (benchmarks/score.py --memory-only), for ~40% more compute than one pass
+BLOCK_SECONDS = 10.0
 #: audio read before a block: openSMILE's F0 envelope (F0env) carries over ~2 s (1 s gives differences of up to
 #: 6 Hz; 3 s gives the one-pass values exactly)
 CONTEXT_SECONDS = 3.0
