@@ -21,8 +21,9 @@ Past one machine: `cluster` (the verbs' `--cluster`) runs the same tasks on a Da
 ``concurrent.futures`` executor: `local:N` starts a LocalCluster of N one-thread worker processes here,
 `tcp://HOST:8786` joins a running scheduler, a `.json` path is a scheduler file (`dask scheduler
 --scheduler-file F`; SLURM/PBS clusters from dask-jobqueue write one). Results come back to the client, which
-alone writes the ark/scp (workers need no shared filesystem for features); fold training writes its fold dirs,
-so the experiment dir must be on a filesystem every worker sees. Dask resubmits the tasks of a worker that dies.
+alone writes the ark/scp (workers need no shared filesystem for features; only local processes and `local:N` workers
+hand long utterances over as spill files, ``ser.frontend.spill``); fold training writes its fold dirs, so the
+experiment dir must be on a filesystem every worker sees. Dask resubmits the tasks of a worker that dies.
 """
 
 from __future__ import annotations

@@ -231,7 +231,8 @@ def _time_extractors(extractors, clips, total):
 @pytest.mark.parametrize("name", ["emobase78", "emobase78_avg5", "fbank40", "mfcc13"])
 def test_blockwise_features_equal_one_pass(emodb_dir, tmp_path, monkeypatch, name):
     """Long audio is featurised in blocks with context (ser.frontend.featurise): the same matrix as one pass, here
-    with 3 s blocks over 14 s of EmoDB speech; audio shorter than a block takes the one-pass path unchanged."""
+    with 3 s blocks over 14 s of EmoDB speech; audio shorter than `ONE_PASS_SECONDS` takes the one-pass path
+    unchanged."""
     from ser.audio import open_audio
     from ser.frontend import featurise as fz
 
@@ -241,9 +242,10 @@ def test_blockwise_features_equal_one_pass(emodb_dir, tmp_path, monkeypatch, nam
     fs = load_feature_set(name)
     extractor = fs.build()
     assert extractor.blockwise
-    whole = fz.featurise(fs, extractor, str(path))  # 14 s: shorter than one 20 s block, one pass
+    whole = fz.featurise(fs, extractor, str(path))  # 14 s: shorter than ONE_PASS_SECONDS (26 s), one pass
     np.testing.assert_array_equal(whole, fz.featurise_samples(fs, extractor, open_audio(path).read(), 16000))
     monkeypatch.setattr(fz, "BLOCK_SECONDS", 3.0)
+    monkeypatch.setattr(fz, "ONE_PASS_SECONDS", 3.0)
     calls = []
     monkeypatch.setattr(fz, "featurise_samples", lambda *a, **k: calls.append(1))  # must not be used now
     blocks = fz.featurise(fs, extractor, str(path))

@@ -9,6 +9,8 @@ the result (`kaldiio.load_scp`), as do Kaldi and ESPnet tools.
 from __future__ import annotations
 
 import os
+import shutil
+import struct
 from pathlib import Path
 from typing import BinaryIO, Iterable
 
@@ -33,6 +35,15 @@ def parse_scp_line(line: str) -> tuple[str, str, int] | None:
     return parts[0], ark, int(offset)
 
 
+def float_matrix_header(rows: int, cols: int) -> bytes:
+    """The binary header kaldiio's `write_array` (and Kaldi) put before a float32 matrix of this shape."""
+    return b"\0BFM \4" + struct.pack("<i", rows) + b"\4" + struct.pack("<i", cols)
+
+
+#: bytes per element of the binary matrix types `read_matrix_shape` accepts
+_ELEMENT_BYTES = {b"FM ": 4, b"DM ": 8}
+
+
 def read_matrix_shape(ark: BinaryIO, offset: int) -> tuple[int, int]:
     """(rows, cols) of the binary float/double matrix at `offset`, from its header alone."""
     ark.seek(offset)
@@ -42,6 +53,21 @@ def read_matrix_shape(ark: BinaryIO, offset: int) -> tuple[int, int]:
     rows = int.from_bytes(head[6:10], "little", signed=True)
     cols = int.from_bytes(head[11:15], "little", signed=True)
     return rows, cols
+
+
+def _matrix_end(ark: BinaryIO, offset: int) -> int:
+    """Where the matrix at `offset` ends: from its header alone for binary float matrices (an hour-long entry is
+    not loaded to check it), else by reading it."""
+    ark.seek(offset)
+    head = ark.read(15)
+    if len(head) < 15 or head[:2] != b"\0B" or head[2:5] not in _ELEMENT_BYTES:
+        ark.seek(offset)
+        matio.read_kaldi(ark)
+        return ark.tell()
+    rows, cols = read_matrix_shape(ark, offset)
+    if head[5] != 4 or head[10] != 4 or rows < 0 or cols < 0:
+        raise EOFError
+    return offset + 15 + rows * cols * _ELEMENT_BYTES[head[2:5]]
 
 
 def recover(ark_path: Path, scp_path: Path) -> dict[str, int]:
@@ -70,9 +96,7 @@ def recover(ark_path: Path, scp_path: Path) -> dict[str, int]:
             try:
                 if offset >= ark_size:
                     raise EOFError
-                ark.seek(offset)
-                matio.read_kaldi(ark)
-                end = ark.tell()
+                end = _matrix_end(ark, offset)
                 if end > ark_size:
                     raise EOFError
                 break
@@ -98,6 +122,26 @@ class ArkAppender:
         self._ark.write(f"{utt} ".encode("utf-8"))
         offset = self._ark.tell()
         matio.write_array(self._ark, np.ascontiguousarray(matrix, dtype=np.float32))
+        self._ark.flush()
+        self._scp.write(f"{utt} {self.ark_path}:{offset}\n")
+        self._scp.flush()
+        return offset
+
+    def append_raw(self, utt: str, source: BinaryIO, rows: int, cols: int, chunk: int = 1 << 20) -> int:
+        """Append a float32 matrix read from `source` (rows x cols little-endian floats, row-major) in `chunk`-byte
+        pieces: the same bytes as `append` of the whole matrix, without it in memory."""
+        entry = self._ark.tell()
+        self._ark.write(f"{utt} ".encode())
+        offset = self._ark.tell()
+        self._ark.write(float_matrix_header(rows, cols))
+        size = rows * cols * 4
+        start = self._ark.tell()
+        shutil.copyfileobj(source, self._ark, chunk)
+        if self._ark.tell() - start != size:  # a short or long source would corrupt every later entry's offset
+            self._ark.flush()
+            self._ark.truncate(entry)
+            self._ark.seek(entry)  # ftruncate leaves the position where it was
+            raise SerError(f"{getattr(source, 'name', 'matrix')}: expected {size} bytes of a {rows} x {cols} float32 matrix")
         self._ark.flush()
         self._scp.write(f"{utt} {self.ark_path}:{offset}\n")
         self._scp.flush()
@@ -168,6 +212,7 @@ def open_scp(scp_path: str | Path, sequential: bool = False):
 __all__ = [
     "ALLOW_PIPES_ENV",
     "ArkAppender",
+    "float_matrix_header",
     "open_scp",
     "parse_scp_line",
     "read_matrix_shape",

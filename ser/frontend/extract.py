@@ -4,7 +4,9 @@ Why it looks like this:
 - Workers (`nj` processes, ``ser.parallel``) each build the extractor once and featurise utterances
   (``ser.frontend.featurise``, the same path `ser score` uses) in sorted id order; results come back in
   that order, so the ark streams to disk in id order while at most a few feature matrices are in flight
-  (memory stays flat with corpus size).
+  (memory stays flat with corpus size). A long utterance comes back as a spilled file, written block by
+  block, which the parent copies into the ark in chunks (``ser.frontend.spill``): memory stays flat with
+  file length too (except on a remote Dask cluster, see `shares_filesystem`).
 - Every matrix is flushed to the ark before its scp line is written (see arkio), so a crash or a
   kill leaves a consistent prefix; a rerun recovers it, skips finished utterances and redoes a
   partial one. `feats.yaml` pins the configuration: a rerun with another feature set is refused.
@@ -14,6 +16,7 @@ Why it looks like this:
 
 from __future__ import annotations
 
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +29,14 @@ from ser.errors import InputFileError, SerError
 from ser.fileio import atomic_write, write_text_atomic
 from ser.frontend.arkio import ArkAppender, recover, sort_scp
 from ser.frontend.featureset import FeatureSet
-from ser.frontend.featurise import featurise_task, init_featuriser, lost_task
+from ser.frontend.featurise import lost_task
+from ser.frontend.spill import (
+    SpilledMatrix,
+    extract_task,
+    fresh_spill_dir,
+    init_extract_worker,
+    write_spilled,
+)
 from ser.frontend.versions import package_versions
 from ser.lock import OutputLock
 from ser.parallel import ordered_map
@@ -133,17 +143,26 @@ def _extract(data: DataDir, out_dir: Path, fs: FeatureSet, nj: int, overwrite: b
     from tqdm import tqdm
 
     bar = tqdm(total=len(tasks), desc="extract", unit="utt", file=sys.stderr, disable=not show)
-    with ArkAppender(ark, scp) as writer:
-        results = ordered_map(featurise_task, tasks, nj, initializer=init_featuriser, initargs=(fs.to_dict(), 1),
-                              cluster=cluster, on_lost=lost_task)
-        for utt, task, (feats, error) in zip(utts, tasks, results):
-            bar.update(1)
-            if error is not None:
-                print(f"ser extract: {task[0]}: {error} (utterance {utt} skipped)", file=sys.stderr)
-                result.failures.append(Failure(utt=utt, path=task[0], reason=error))
-                continue
-            writer.append(utt, feats)
-            result.extracted += 1
+    spill_dir = fresh_spill_dir(out_dir) if shares_filesystem(cluster) else None
+    try:
+        with ArkAppender(ark, scp) as writer:
+            results = ordered_map(extract_task, tasks, nj, initializer=init_extract_worker,
+                                  initargs=(fs.to_dict(), 1, spill_dir and str(spill_dir)), cluster=cluster,
+                                  on_lost=lost_task)
+            for utt, task, (feats, error) in zip(utts, tasks, results):
+                bar.update(1)
+                if error is not None:
+                    print(f"ser extract: {task[0]}: {error} (utterance {utt} skipped)", file=sys.stderr)
+                    result.failures.append(Failure(utt=utt, path=task[0], reason=error))
+                    continue
+                if isinstance(feats, SpilledMatrix):
+                    write_spilled(writer, utt, feats)
+                else:
+                    writer.append(utt, feats)
+                result.extracted += 1
+    finally:
+        if spill_dir is not None:
+            shutil.rmtree(spill_dir, ignore_errors=True)
     bar.close()
 
     sort_scp(scp)
@@ -156,6 +175,13 @@ def _extract(data: DataDir, out_dir: Path, fs: FeatureSet, nj: int, overwrite: b
     write_map(out_dir / "utt2num_frames", frames)
     _write_failures(out_dir / "failed.txt", result.failures)
     return result
+
+
+def shares_filesystem(cluster: str | None) -> bool:
+    """True when the workers see this machine's files (local processes, a `local:N` Dask cluster), so long
+    utterances travel through the spill folder (``ser.frontend.spill``); a remote cluster's workers send every
+    matrix back whole, so there a worker's memory grows with its longest file's feature matrix."""
+    return not cluster or cluster.startswith("local:")
 
 
 def _num_frames(scp: Path) -> dict[str, int]:
@@ -194,4 +220,4 @@ def extract_copies(data: DataDir, out_dir: str | Path, fs: FeatureSet, kinds: li
                    cluster=cluster)
 
 
-__all__ = ["ExtractResult", "Failure", "PASSTHROUGH_EXCLUDE", "extract", "extract_copies"]
+__all__ = ["PASSTHROUGH_EXCLUDE", "ExtractResult", "Failure", "extract", "extract_copies", "shares_filesystem"]
