@@ -141,7 +141,9 @@ def collect_clips(inputs: Sequence[str | Path], speaker: str | None = None, utt2
         elif path.exists():
             add_file(path, str(item))
         else:
-            clips.append(Clip(id=str(item), path=str(item), error="file does not exist"))
+            from ser.audio import not_a_readable_file
+
+            clips.append(Clip(id=str(item), path=str(item), error=not_a_readable_file(path) or "file does not exist"))
     for clip in clips:
         if speaker is not None:
             clip.speaker = speaker
