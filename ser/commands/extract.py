@@ -69,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
     problems: list[str] = []
     if (source / "wav.scp").is_file():
         data = DataDir.read(source, problems=problems)
+        if not data.utts and not problems:  # an empty run would exit 0 having made nothing
+            from ser.errors import SerError
+
+            raise SerError(f"{source / 'wav.scp'}: no utterances; nothing to extract")
     elif source.is_dir():
         from ser.corpora import prepare
 
