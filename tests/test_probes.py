@@ -231,3 +231,31 @@ def test_a_huge_line_in_a_data_dir_map_is_named_and_left_out(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "line 2 is longer than" in err and "Traceback" not in err
     assert len((tmp_path / "f" / "feats.scp").read_text().splitlines()) == 2
+
+
+def test_edited_bundle_arrays_are_refused_by_info_and_score(tmp_path, capsys):
+    """An array added or reshaped, or classes dropped from meta.json, then resealed: `ser info` once said OK and
+    `ser score` raised a traceback (IndexError/ValueError); both now refuse naming the file."""
+    import numpy as np
+
+    from ser.bundle import DEFAULT_MODEL
+    from tests.hostile import reseal_bundle
+
+    def add(meta, arrays):
+        arrays["model/extra.npy"] = np.zeros(3)
+
+    def reshape(meta, arrays):
+        name = next(k for k in arrays if k.startswith("model/") and arrays[k].dtype.kind == "f")
+        arrays[name] = arrays[name].reshape(-1)[:-1]
+
+    def fewer(meta, arrays):
+        meta["classes"] = meta["classes"][:2]
+
+    wav = tone_wavs(tmp_path, ["a"])["a"]
+    for edit, reason in ((add, "does not use"), (reshape, "do not fit"), (fewer, "names 2 classes")):
+        model = tmp_path / f"{edit.__name__}.ser"
+        reseal_bundle(DEFAULT_MODEL, model, edit)
+        for argv in (["info", str(model)], ["score", "--model", str(model), str(wav)]):
+            assert main(argv) == 2
+            err = capsys.readouterr().err
+            assert str(model) in err and reason in err and one_line_error(err), err
