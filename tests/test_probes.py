@@ -3,6 +3,7 @@ the rest of the batch goes on, nothing already written is lost. `make probe` tri
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -259,3 +260,22 @@ def test_edited_bundle_arrays_are_refused_by_info_and_score(tmp_path, capsys):
             assert main(argv) == 2
             err = capsys.readouterr().err
             assert str(model) in err and reason in err and one_line_error(err), err
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["extract", "--nj", "0", "d", "f"], "argument --nj: must be at least 1, not 0"),
+    (["score", "--nj", "-2", "x.wav"], "argument --nj: must be at least 1, not -2"),
+    (["verify", "--sha256", "xyz", "m.ser"], "--sha256 'xyz' is not a SHA-256"),
+    (["extract", "--features", "/no/such.yaml", "d", "f"], "/no/such.yaml: no such feature set file"),
+])
+def test_bad_arguments_are_refused_not_defaulted(argv, fragment, capsys, tmp_path, monkeypatch):
+    """`--nj 0`/`--nj -3` once ran with one worker and exit 0; a --sha256 that is no hash was reported as 'not the
+    trusted one'; a missing feature-set path was an 'unknown feature set' among the names."""
+    monkeypatch.chdir(tmp_path)
+    if argv[0] == "verify":
+        from ser.bundle import DEFAULT_MODEL
+
+        argv = argv[:-1] + [str(DEFAULT_MODEL)]
+    with pytest.raises(SystemExit) if "--nj" in argv else contextlib.nullcontext():
+        assert main(argv) == 2
+    assert fragment in capsys.readouterr().err

@@ -39,6 +39,8 @@ def find_feature_file(name_or_path: str | Path) -> Path:
         path = folder / f"{name_or_path}.yaml"
         if path.is_file():
             return path
+    if candidate.suffix in (".yaml", ".yml") or len(candidate.parts) > 1:  # a path, not a name
+        raise SerError(f"{candidate}: no such feature set file")
     known = ", ".join(name for name, _ in list_feature_sets()) or "none found"
     raise SerError(f"unknown feature set '{name_or_path}' (known: {known}; or give a path to a .yaml file)")
 
