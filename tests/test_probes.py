@@ -279,3 +279,12 @@ def test_bad_arguments_are_refused_not_defaulted(argv, fragment, capsys, tmp_pat
     with pytest.raises(SystemExit) if "--nj" in argv else contextlib.nullcontext():
         assert main(argv) == 2
     assert fragment in capsys.readouterr().err
+
+
+def test_converse_reads_past_a_bad_byte_on_stdin(tmp_path):
+    """A non-UTF-8 byte on stdin was a UnicodeDecodeError traceback that ended the conversation; stdin is now read
+    like a file (the byte becomes U+FFFD) and every turn is answered."""
+    model = tiny_text_model(tmp_path / "m.pt")
+    proc = subprocess.run(SER + ["converse", str(model)], input=b"A\tw\xff1\nB\tw2\n", capture_output=True, timeout=120)
+    assert proc.returncode == 0 and b"Traceback" not in proc.stderr, proc.stderr
+    assert len(proc.stdout.splitlines()) == 3  # the header and both turns
