@@ -1,5 +1,7 @@
 """Try each fault class of issue 14 end to end and say whether ser handled it: `make probe`.
 
+Inventory (issue item -> probes and tests): benchmarks/PROBES.md.
+
 A probe is a small function that builds its bad input in a temp folder, runs the verb, and returns
 (handled, reason). Handled means: a clear error naming the file and the reason (no traceback), the
 rest of the batch done, nothing already written lost. Prints one line per probe, then
@@ -11,10 +13,8 @@ rest of the batch done, nothing already written lost. Prints one line per probe,
 from __future__ import annotations
 
 import argparse
-import contextlib
 import errno
 import hashlib
-import io
 import os
 import shutil
 import signal
@@ -23,7 +23,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
