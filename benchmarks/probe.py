@@ -304,6 +304,7 @@ def load_families() -> None:
     import benchmarks.probes_bundles  # noqa: F401
     import benchmarks.probes_cli  # noqa: F401
     import benchmarks.probes_datadir  # noqa: F401
+    import benchmarks.probes_faults  # noqa: F401
     import benchmarks.probes_text  # noqa: F401
 
 
