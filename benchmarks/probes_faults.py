@@ -233,18 +233,25 @@ def _kill_evaluate(tmp: Path) -> Result:
     func = copy("func", tmp)
     argv = ["evaluate", "--quiet", "--nj", "1", str(func), str(ref / "folds"), str(tmp / "exp"), "encoder=logreg"]
     job = start(argv, tmp / "err")
-    wait_for(lambda: (tmp / "exp" / "fold_03" / ".done").is_file() or job.poll() is not None, 180)
+
+    def mid_fold() -> list[Path]:  # a fold after the first, its lock held, not finished
+        return [d for d in sorted((tmp / "exp").glob("fold_*")) if (tmp / "exp" / "fold_03" / ".done").is_file()
+                and held_by(d / ".ser-lock", job.pid) and not (d / ".done").exists()]
+
+    wait_for(lambda: mid_fold() or job.poll() is not None, 180)
     if job.poll() is not None:
         return False, f"finished (rc {job.returncode}) before the kill"
     kill_group(job)
     done = {d.name: (d / "model.ser").stat().st_mtime_ns for d in (tmp / "exp").glob("fold_*") if (d / ".done").is_file()}
-    if len(done) == len(SPEAKERS):
-        return False, "every fold was done before the kill"
+    cut = [d.name for d in mid_fold()]  # its lock left by the dead pid, no .done
+    if len(done) == len(SPEAKERS) or not cut:
+        return False, f"no fold was cut by the kill (done: {sorted(done)})"
     again = run(argv)
     kept = all((tmp / "exp" / name / "model.ser").stat().st_mtime_ns == t for name, t in done.items())
     same = fold_scores(tmp / "exp") == fold_scores(ref / "exp") and len(fold_scores(ref / "exp")) == len(SPEAKERS)
     return verdict(again.returncode == 0 and kept and same and clean(again.stderr),
-                   f"killed after {len(done)} fold(s): kept, not retrained; every scores.tsv byte-identical",
+                   f"killed in {cut[0]} after {len(done)} fold(s): those kept, not retrained; its lock taken over; "
+                   "every scores.tsv byte-identical",
                    f"rerun rc {again.returncode}, done folds kept {kept}, identical {same}: {again.stderr[-200:]}")
 
 
