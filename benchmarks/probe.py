@@ -1,5 +1,7 @@
 """Try each fault class of issue 14 end to end and say whether ser handled it: `make probe`.
 
+Inventory (issue item -> probes and tests): benchmarks/PROBES.md.
+
 A probe is a small function that builds its bad input in a temp folder, runs the verb, and returns
 (handled, reason). Handled means: a clear error naming the file and the reason (no traceback), the
 rest of the batch done, nothing already written lost. Prints one line per probe, then
@@ -11,10 +13,8 @@ rest of the batch done, nothing already written lost. Prints one line per probe,
 from __future__ import annotations
 
 import argparse
-import contextlib
 import errno
 import hashlib
-import io
 import os
 import shutil
 import signal
@@ -23,7 +23,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -39,55 +38,9 @@ from tests.hostile import (  # noqa: E402
     child_peak_rss_mib, deep_json, hostile_torch_file, reseal_bundle, sparse_file, tiny_text_model, zip_bomb,
 )
 
-SER = [sys.executable, "-m", "ser"]
-DATA = Path(os.environ.get("SER_SHARED_DATA", REPO.parent / "shared" / "data"))
-Result = tuple[bool, str]
-PROBES: list[Callable[[Path], Result]] = []
-
-
-def probe(fn: Callable[[Path], Result]) -> Callable[[Path], Result]:
-    PROBES.append(fn)
-    return fn
-
-
-def cli(*argv: str) -> tuple[int, str, str]:
-    """Run a verb in this process (no interpreter start-up): exit status, stdout, stderr."""
-    from ser.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            rc = main(list(argv))
-        except SystemExit as exc:
-            rc = int(exc.code or 0)
-        except BaseException as exc:  # a traceback is what a probe must not see: report it as text
-            import traceback
-
-            rc, err = 99, io.StringIO("Traceback " + "".join(traceback.format_exception(exc)))
-    return rc, out.getvalue(), err.getvalue()
-
-
-def clean(err: str) -> bool:
-    return "Traceback" not in err
-
-
-def extract(data: Path, out: Path) -> tuple[int, str, str]:
-    return cli("extract", "--features", "mfcc13", "--nj", "1", "--no-progress", str(data), str(out))
-
-
-def lines(path: Path) -> int:
-    return len(path.read_text().splitlines()) if path.is_file() else 0
-
-
-def default_model() -> Path:
-    from ser.bundle import DEFAULT_MODEL
-
-    return DEFAULT_MODEL
-
-
-def verdict(ok: bool, good: str, bad: str) -> Result:
-    return (True, good) if ok else (False, bad)
-
+from benchmarks.probekit import (  # noqa: E402
+    DATA, PROBES, SER, Result, cli, clean, default_model, extract, lines, probe, verdict,
+)
 
 # --- already fixed: locks, pipes, bundles, audio ----------------------------------------------------------------
 @probe
@@ -345,11 +298,22 @@ def newline_in_a_file_name(tmp: Path) -> Result:
     return verdict(ok, "that file named, the rest extracted, a valid data dir", f"rc {rc}, validate {rc_v}: {err[-300:]}")
 
 
+def load_families() -> None:
+    """The probe families beyond the original 22 (each module registers its probes on import)."""
+    import benchmarks.probes_audio  # noqa: F401
+    import benchmarks.probes_bundles  # noqa: F401
+    import benchmarks.probes_cli  # noqa: F401
+    import benchmarks.probes_datadir  # noqa: F401
+    import benchmarks.probes_faults  # noqa: F401
+    import benchmarks.probes_text  # noqa: F401
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-k", default="", help="run only probes whose name contains this")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    load_families()
     tried = handled = 0
     for fn in PROBES:
         if args.k not in fn.__name__:

@@ -102,6 +102,31 @@ def decode_with_av(path: Path) -> tuple[np.ndarray, int]:
     return samples, rate
 
 
+def not_a_readable_file(path: Path) -> str | None:
+    """Why `path` cannot be opened as an audio file before any decoder sees it, or None: a decoder would block for
+    ever on a pipe, and "file does not exist" hides a link that leads nowhere or an empty file."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "a symbolic link to nothing (dangling)" if path.is_symlink() else "file does not exist"
+    except OSError as exc:  # ELOOP: a link that leads to itself
+        return f"cannot open ({exc.strerror})"
+    if stat.S_ISDIR(mode):
+        return "is a folder, not an audio file"
+    if not stat.S_ISREG(mode):
+        return "not a regular file (a pipe, socket or device); ser reads audio files only"
+    if path.stat().st_size == 0:
+        return "empty file (0 bytes)"
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:  # e.g. no read permission: say so, not "cannot decode"
+        return f"cannot open ({exc.strerror})"
+    return None
+
+
 class AudioFile:
     """An audio file whose header was read and checked; samples are read on demand (libsndfile) or were decoded
     at opening (PyAV, for containers libsndfile does not read)."""
@@ -109,8 +134,9 @@ class AudioFile:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.decoded: np.ndarray | None = None
-        if not self.path.exists():
-            raise InputFileError(self.path, "file does not exist")
+        unusable = not_a_readable_file(self.path)
+        if unusable:
+            raise InputFileError(self.path, unusable)
         try:
             info = sf.info(str(self.path))
         except Exception as exc:  # libsndfile reports format problems as RuntimeError/LibsndfileError
@@ -212,6 +238,7 @@ __all__ = [
     "audio_duration",
     "decode_with_av",
     "load_audio",
+    "not_a_readable_file",
     "open_audio",
     "resample",
     "wav_truncation",

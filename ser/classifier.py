@@ -105,6 +105,8 @@ def load_classifier(spec: dict[str, Any], classes: Sequence[str], state: dict[st
     import os
 
     backend = os.environ.get("SER_BACKEND", "auto")
+    if "num_classes" in spec and int(spec["num_classes"]) != len(classes):  # metadata edited apart from the model
+        raise SerError(f"the model gives {spec['num_classes']} scores but its file names {len(classes)} classes")
     if backend not in BACKENDS:
         raise SerError(f"SER_BACKEND must be one of {', '.join(BACKENDS)}, not '{backend}'")
     if onnx_graph is not None and backend != "torch":

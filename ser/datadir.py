@@ -52,6 +52,10 @@ def read_map(path: str | Path, problems: list[str] | None = None) -> dict[str, s
                 if data is None:  # read in bounded pieces and dropped: never held whole
                     raise InputFileError(path, f"line {lineno} is longer than {MAX_LINE_CHARS} bytes; left out")
                 line = decode_line(data, path, lineno).rstrip("\r\n")
+                if lineno == 1:  # a byte-order mark (Windows editors) would become part of the first id
+                    line = line.removeprefix("\ufeff")
+                if path.name != "text" and len(line.split(maxsplit=1)) == 1:  # only `text` may hold an empty value
+                    raise InputFileError(f"{path}:{lineno}", f"'{line.strip()}' has no value (expected 'id value')")
             except InputFileError as exc:
                 if problems is None:
                     raise DataDirError(str(exc)) from None
@@ -72,6 +76,17 @@ def read_map(path: str | Path, problems: list[str] | None = None) -> dict[str, s
     return mapping
 
 
+def _spk2utt_problems(path: Path, derived: Mapping[str, list[str]]) -> list[str]:
+    """spk2utt is derived from utt2spk, but Kaldi tools read the file: one that disagrees is reported."""
+    problems: list[str] = []
+    on_disk = {spk: sorted(utts.split()) for spk, utts in read_map(path, problems).items()}
+    if on_disk != {spk: sorted(utts) for spk, utts in derived.items()}:
+        differ = sorted(s for s in set(on_disk) | set(derived) if on_disk.get(s) != sorted(derived.get(s, [])))
+        problems.append(f"{path}: does not match utt2spk (e.g. speaker '{differ[0]}'); ser derives it from utt2spk, "
+                        "Kaldi tools read it: regenerate it (utils/utt2spk_to_spk2utt.pl) or delete it")
+    return problems
+
+
 def write_map(path: str | Path, mapping: Mapping[str, object]) -> None:
     """Write a map sorted by key (C-locale order), atomically; a key or value holding a line break would
     split its line (and unsort the file), so it is refused before anything is written."""
@@ -85,7 +100,7 @@ def write_map(path: str | Path, mapping: Mapping[str, object]) -> None:
 
 def is_sorted_file(path: str | Path) -> bool:
     """True when the file's keys appear in C-locale sorted order (what Kaldi tools require)."""
-    text = Path(path).read_text(encoding="utf-8", errors="replace")  # bad bytes are reported by read_map
+    text = Path(path).read_text(encoding="utf-8", errors="replace").removeprefix("\ufeff")  # bad bytes: read_map
     keys = [line.split(maxsplit=1)[0] for line in text.splitlines() if line.strip()]
     return keys == sorted(keys)
 
@@ -168,9 +183,13 @@ class DataDir:
             segments = {}
             for utt, value in read_map(path / "segments").items():
                 parts = value.split()
-                if len(parts) != 3:
-                    raise DataDirError(f"{path / 'segments'}: '{utt}' needs 'reco start end', got '{value}'")
-                segments[utt] = (parts[0], float(parts[1]), float(parts[2]))
+                try:
+                    if len(parts) != 3:
+                        raise ValueError
+                    segments[utt] = (parts[0], float(parts[1]), float(parts[2]))
+                except ValueError:
+                    raise DataDirError(f"{path / 'segments'}: '{utt}' needs 'reco start end' (times in seconds), "
+                                       f"got '{value}'") from None
         return cls(maps=maps, segments=segments, path=path)
 
     def write(self, path: str | Path) -> None:
@@ -212,6 +231,8 @@ class DataDir:
             bad = sorted(u for u, (_, start, end) in self.segments.items() if start < 0 or (end > 0 and end <= start))
             if bad:
                 found.append(f"{where}/segments: {len(bad)} utterances with an empty or negative span, e.g. {bad[0]}")
+        if self.path is not None and (self.path / "spk2utt").is_file():
+            found += _spk2utt_problems(self.path / "spk2utt", self.spk2utt())
         for utt, spk in self.utt2spk.items():
             if not utt.startswith(spk):
                 found.append(f"{where}/utt2spk: utterance '{utt}' does not start with its speaker id '{spk}'")

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-import yaml
 
 from ser.datadir import LABELS_FILE, DataDir
 from ser.errors import SerError
 from ser.frontend.arkio import open_scp
 from ser.frontend.cmvn import read_cmvn, speaker_stats, stats_of
+from ser.limits import load_yaml_file
 from ser.normalization import Normalization, make_normalization
 
 #: below this much audio a speaker's own statistics are not used (normalised with the training speakers' instead)
@@ -66,7 +66,7 @@ class FeatureTable:
             raise SerError(f"{self.feat_dir}/feats.scp is missing: run `ser extract` first")
         self.data = DataDir.read(self.feat_dir)
         header_path = self.feat_dir / "feats.yaml"
-        self.header = yaml.safe_load(header_path.read_text(encoding="utf-8")) if header_path.is_file() else {}
+        self.header = load_yaml_file(header_path, "feature header") if header_path.is_file() else {}
         reader = open_scp(self.feat_dir / "feats.scp")
         self.raw: dict[str, np.ndarray] = {utt: np.asarray(reader[utt], dtype=np.float32) for utt in sorted(reader)}
         self.level = (self.header.get("feature_set") or {}).get("level", "frame")
@@ -74,7 +74,7 @@ class FeatureTable:
         self._speaker_stats: dict[str, np.ndarray] | None = None
         labels = self.feat_dir / LABELS_FILE
         #: the data dir's label space (classes and per-corpus mapping of `ser combine`), recorded in experiments
-        self.label_space = yaml.safe_load(labels.read_text(encoding="utf-8")) if labels.is_file() else None
+        self.label_space = load_yaml_file(labels, "label space file") if labels.is_file() else None
         self._copies = None
 
     def copy_table(self):  # -> ser.copies.CopyTable

@@ -40,7 +40,7 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
         except FileNotFoundError:
             pass
         if isinstance(exc, OSError) and not exc.filename:  # a failed write/fsync (full disk) names no file: name it
-            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+            raise naming(exc, path) from None
         raise
 
 
@@ -50,20 +50,43 @@ def write_text_atomic(path: str | Path, text: str) -> None:
         handle.write(text)
 
 
+def naming(exc: OSError, path: str | Path) -> OSError:
+    """`exc` itself when it names a file; else the same error naming `path` (a failed write or fsync -- a full disk,
+    a file-size limit -- names none, and "File too large" alone does not say which)."""
+    return exc if exc.filename else OSError(exc.errno, exc.strerror or str(exc), str(path))
+
+
 @contextmanager
 def line_by_line(path: str | Path) -> Iterator[Callable[[str], None]]:
-    """A writer of lines that are each on disk (flushed, fsynced) once written: a run killed midway leaves every
+    """A writer of lines that are each on disk (written, fsynced) once written: a run killed midway leaves every
     finished line in `path`, where `atomic_write` would leave nothing. For outputs made row by row over a long run
-    (`ser score --csv`); each line goes out in one write, so a kill cannot leave half of one."""
+    (`ser score --csv`). Each line goes out in one unbuffered write; one that fails partway (a full disk) is cut off
+    again, so the file always ends with a whole line, and the error names `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        def write(line: str) -> None:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    good = 0  # bytes of whole lines on disk
 
+    def write(line: str) -> None:
+        nonlocal good
+        data = memoryview(line.encode("utf-8"))
+        try:
+            while data:
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
+        except OSError as exc:
+            try:  # leave no half line behind
+                os.ftruncate(fd, good)
+                os.lseek(fd, good, os.SEEK_SET)
+            except OSError:
+                pass
+            raise naming(exc, path) from None
+        good += len(line.encode("utf-8"))
+
+    try:
         yield write
+    finally:
+        os.close(fd)
 
 
-__all__ = ["atomic_write", "line_by_line", "write_text_atomic"]
+__all__ = ["atomic_write", "line_by_line", "naming", "write_text_atomic"]

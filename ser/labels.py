@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
-import yaml
-
 from ser.errors import SerError
+from ser.limits import load_yaml_file
 
 #: The shared vocabulary (nouns, as EmoDB names its classes).
 SHARED_CLASSES = ("anger", "boredom", "calm", "disgust", "fear", "happiness", "neutral", "sadness", "surprise")
@@ -85,10 +84,7 @@ def load_label_map(name_or_path: str | Path, classes: Iterable[str] | None = SHA
     With `classes` (default: the shared vocabulary) every target must be one of them; pass None for a map
     whose targets are free label names (``ser prepare wavdir --label-map``)."""
     path = label_map_path(name_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise SerError(f"label map {path}: not valid YAML ({exc})") from None
+    raw = load_yaml_file(path, "label map")
     if not isinstance(raw, dict) or not raw:
         raise SerError(f"label map {path}: needs a non-empty mapping 'corpus label: shared label' (null drops)")
     mapping: LabelMap = {}

@@ -15,7 +15,7 @@ from ser.errors import InputFileError
 MAX_TURN_CHARS = 100_000
 #: one line of a data-dir map, a list file or a turn stream, read before the line is split
 MAX_LINE_CHARS = 1_000_000
-#: a JSON or YAML file ser reads whole (conversation JSON, configs, results)
+#: a JSON file ser reads whole (conversation JSON); YAML files have tighter limits in ser.yaml_bounds
 MAX_DOC_BYTES = 256 * 1024**2
 #: a text model file (`model.pt` of `ser text-train`); bundles have their own limits in ser.bundle
 MAX_TEXT_MODEL_BYTES = 2 * 1024**3
@@ -79,10 +79,11 @@ def load_json_file(path: str | Path, what: str = "JSON file") -> Any:
 
 
 def load_yaml_file(path: str | Path, what: str = "YAML file") -> Any:
-    """A YAML file (safe_load), refused like load_json_file; YAML syntax errors name the file too."""
-    import yaml
+    """A small YAML file (config, feature set, label map...): see ser.yaml_bounds for its size, alias, node and
+    depth limits; every refusal names the file."""
+    from ser.yaml_bounds import load_bounded_yaml
 
-    return _load_document(path, what, "YAML", yaml.safe_load, (yaml.YAMLError,))
+    return load_bounded_yaml(path, what)
 
 
 def decode_line(raw: bytes, path: str | Path, lineno: int) -> str:

@@ -98,6 +98,7 @@ def collect_clips(inputs: Sequence[str | Path], speaker: str | None = None, utt2
     """Expand inputs into clips (order kept; folders sorted); a missing path becomes an error row, and so does
     a list file that lists itself or a list that lists it (`_lists`: the list files being expanded)."""
     from ser.datadir import DataDir
+    from ser.listfile import list_entries
 
     clips: list[Clip] = []
     exts = _audio_extensions()
@@ -128,9 +129,9 @@ def collect_clips(inputs: Sequence[str | Path], speaker: str | None = None, utt2
             if path.resolve() in _lists:
                 clips.append(Clip(id=str(item), path=str(item), error=f"list file {item} lists itself (a cycle of list files)"))
                 continue
-            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-                line = line.strip()
-                if not line or line.startswith("#"):
+            for line, refused in list_entries(path):
+                if line is None:
+                    clips.append(Clip(id=str(item), path=str(item), error=refused))
                     continue
                 entry = Path(line)
                 if not entry.is_absolute() and not entry.exists() and (path.parent / entry).exists():
@@ -140,7 +141,9 @@ def collect_clips(inputs: Sequence[str | Path], speaker: str | None = None, utt2
         elif path.exists():
             add_file(path, str(item))
         else:
-            clips.append(Clip(id=str(item), path=str(item), error="file does not exist"))
+            from ser.audio import not_a_readable_file
+
+            clips.append(Clip(id=str(item), path=str(item), error=not_a_readable_file(path) or "file does not exist"))
     for clip in clips:
         if speaker is not None:
             clip.speaker = speaker
@@ -166,6 +169,10 @@ def _is_text(path: Path) -> bool:
 
 def read_utt2spk(path: str | Path) -> dict[str, str]:
     """`key speaker` lines; the key is a clip id, a path, a file name or a file stem."""
+    from ser.limits import check_file_size
+    from ser.listfile import MAX_LIST_BYTES
+
+    check_file_size(path, MAX_LIST_BYTES, "clip-to-speaker file")
     out = {}
     for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         parts = line.split()
@@ -347,13 +354,12 @@ def score_feature_dir(scorer: Scorer, feat_dir: str | Path, utts: Sequence[str] 
                       alone: bool = False) -> ScoreRun:
     """Score the matrices of an extracted feature dir (refused if made with another feature set): every utterance
     or `utts`, grouped by their speakers or, with `alone`, each with the training speakers' statistics."""
-    import yaml
-
     from ser.datadir import DataDir
     from ser.frontend.arkio import open_scp
+    from ser.limits import load_yaml_file
 
     feat_dir = Path(feat_dir)
-    header = yaml.safe_load((feat_dir / "feats.yaml").read_text(encoding="utf-8")) if (feat_dir / "feats.yaml").is_file() else {}
+    header = load_yaml_file(feat_dir / "feats.yaml", "feature header") if (feat_dir / "feats.yaml").is_file() else {}
     scorer.bundle.check_features(header, str(feat_dir))
     data = DataDir.read(feat_dir)
     reader = open_scp(feat_dir / "feats.scp")

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from ser.config import ExperimentConfig, TrainConfig, make_dataclass, set_by_path
 from ser.errors import SerError
+from ser.limits import load_yaml_file
 
 KINDS = ("log_uniform", "uniform", "int", "log_int", "choice")
 #: top-level config fields a bare name may mean (the sections are reached through their dotted paths)
@@ -126,11 +125,8 @@ class SearchSpace:
         path = Path(path)
         if not path.is_file():
             raise SerError(f"{path}: search space file not found")
+        data = load_yaml_file(path, "search space file")
         text = path.read_text(encoding="utf-8")
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise SerError(f"{path}: not valid YAML ({exc})") from exc
         return cls.from_dict(data, str(path), text)
 
     def distributions(self) -> dict[str, Any]:

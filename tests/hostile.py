@@ -66,6 +66,15 @@ def deep_json(depth: int = 10000) -> str:
     return "[" * depth + "]" * depth
 
 
+def billion_laughs(path: Path, levels: int = 9) -> Path:
+    """A YAML alias bomb: 10 aliases per level, so walking it visits 10**levels nodes."""
+    lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for i in range(1, levels + 1):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def tiny_text_model(path: Path) -> Path:
     """A small untrained AGHMN text model file (what `ser converse` loads)."""
     import torch

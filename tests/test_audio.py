@@ -142,3 +142,23 @@ def test_stereo_m4a_is_the_mean_of_its_channels_like_a_stereo_wav(emodb_dir, tmp
     _encode_aac(tmp_path / "st.m4a", np.stack([x, 0.5 * x], axis=1), rate)
     rms = lambda a: float(np.sqrt(np.mean(np.square(a, dtype=np.float64))))  # noqa: E731
     assert rms(load_audio(tmp_path / "st.m4a")) == pytest.approx(rms(0.75 * x), rel=0.03)
+
+
+def test_files_no_decoder_should_see_are_named_before_opening(tmp_path):
+    """A pipe named x.wav once blocked `ser score` for ever (the decoder waited for a writer); an empty file, a link
+    loop and a dangling link got "cannot decode"/"file does not exist"; each now has its own reason."""
+    import os
+
+    from ser.audio import AudioFile
+
+    os.mkfifo(tmp_path / "pipe.wav")
+    (tmp_path / "empty.wav").write_bytes(b"")
+    os.symlink("loop.wav", tmp_path / "loop.wav")
+    os.symlink(tmp_path / "gone.wav", tmp_path / "dangling.wav")
+    (tmp_path / "dir.wav").mkdir()
+    expected = {"pipe": "not a regular file", "empty": "empty file (0 bytes)", "loop": "symbolic links",
+                "dangling": "symbolic link to nothing", "dir": "is a folder"}
+    for name, reason in expected.items():
+        with pytest.raises(InputFileError) as info:
+            AudioFile(tmp_path / f"{name}.wav")
+        assert reason in info.value.reason and info.value.path == str(tmp_path / f"{name}.wav")

@@ -33,13 +33,14 @@ def cluster(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("dask")
     sched_file = root / "scheduler.json"
-    dask = str(BIN / "dask")
-    procs = [_start([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+    # the `dask` console script, or `python -m dask` where the environment has none (an install without scripts)
+    dask = [str(BIN / "dask")] if (BIN / "dask").is_file() else [sys.executable, "-m", "dask"]
+    procs = [_start([*dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                      "--scheduler-file", str(sched_file)], root / "scheduler.log")]
     deadline = time.time() + 60
     while not sched_file.exists() and time.time() < deadline:
         time.sleep(0.1)
-    workers = [_start([dask, "worker", "--scheduler-file", str(sched_file), "--nthreads", "1", "--nworkers", "1",
+    workers = [_start([*dask, "worker", "--scheduler-file", str(sched_file), "--nthreads", "1", "--nworkers", "1",
                        "--no-dashboard", "--host", "127.0.0.1"], root / f"worker{i}.log") for i in range(2)]
     procs += workers
     try:

@@ -321,3 +321,31 @@ def test_segments_naming_an_unknown_recording(emodb_dir, tmp_path, capsys):
     assert "recording 'recX'" in capsys.readouterr().err
     assert len((tmp_path / "f" / "feats.scp").read_text().splitlines()) == 3
     assert "03-9" in (tmp_path / "f" / "failed.txt").read_text()
+
+
+def test_data_dir_map_faults_found_by_the_probes(tmp_path, capsys):
+    """A UTF-8 byte-order mark is read past (it once made the first id unknown); a line with an id and no value is
+    named by file and line (it once gave an utterance the empty speaker); a spk2utt that disagrees with utt2spk is
+    reported; a non-numeric segments time is one line naming the file (it was a traceback); an empty wav.scp makes
+    extract fail instead of exiting 0 having done nothing."""
+    from ser.cli import main
+    from tests.hostile import tone_datadir
+
+    data = tone_datadir(tmp_path, ["s1-a", "s1-b", "s2-a"])
+    (data / "utt2spk").write_bytes(b"\xef\xbb\xbfs1-a s1\ns1-b\ns2-a s2\n")
+    (data / "spk2utt").write_text("s1 s1-a\ns2 s2-a s2-b\n")
+    assert main(["validate-data-dir", str(data)]) == 1
+    out = capsys.readouterr().out
+    assert f"{data}/utt2spk:2: 's1-b' has no value" in out and "spk2utt: does not match utt2spk" in out
+    assert "\ufeff" not in out and "not sorted" not in out
+    assert main(["extract", "--features", "mfcc13", "--nj", "1", "--no-progress", str(data), str(tmp_path / "f")]) == 1
+    assert (tmp_path / "f" / "feats.scp").read_text().count("\n") == 2
+    capsys.readouterr()
+    (data / "segments").write_text("s1-a s1-a 0 x\n")
+    assert main(["validate-data-dir", str(data)]) == 2
+    assert "needs 'reco start end'" in capsys.readouterr().err
+    (data / "segments").unlink()
+    (data / "wav.scp").write_text("")
+    (data / "utt2spk").write_text("")
+    assert main(["extract", "--features", "mfcc13", "--no-progress", str(data), str(tmp_path / "g")]) == 2
+    assert "wav.scp: no utterances" in capsys.readouterr().err

@@ -171,3 +171,57 @@ def test_long_files_are_scored_as_windows(emodb_dir, tmp_path, capsys):
     assert {r["speaker"] for r in rows} == {str(path)} and all(r["label"] for r in rows)
     assert main(["score", "--json", "--max-clip", "0", str(path)]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+def _under_file_limit(code: str, nbytes: int, tmp_path: Path) -> subprocess.CompletedProcess:
+    """Run `code` in a child whose writes past `nbytes` fail with EFBIG (RLIMIT_FSIZE, SIGXFSZ ignored): a full disk."""
+    import resource
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, nbytes))
+
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, preexec_fn=limit,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+
+
+def test_a_row_that_does_not_fit_is_cut_back_and_the_csv_named(tmp_path):
+    """score --csv writes row by row (ser.fileio.line_by_line): a write that fails partway leaves no half row."""
+    out = tmp_path / "s.csv"
+    code = f"""
+from ser.fileio import line_by_line
+try:
+    with line_by_line({str(out)!r}) as write:
+        for i in range(100):
+            write("row %03d," % i + "x" * 40 + "\\n")
+except OSError as exc:
+    print(exc.filename, exc.strerror)
+"""
+    proc = _under_file_limit(code, 1000, tmp_path)
+    assert proc.stdout.strip() == f"{out} File too large", proc.stderr
+    text = out.read_text()
+    assert text.endswith("\n") and len(text) < 1000 and text.splitlines() == [f"row {i:03d}," + "x" * 40 for i in range(len(text.splitlines()))]
+
+
+def test_an_ark_that_does_not_fit_is_named_and_recovered(tmp_path):
+    import kaldiio
+    import numpy as np
+
+    from ser.frontend.arkio import recover
+
+    ark, scp = tmp_path / "feats.ark", tmp_path / "feats.scp"
+    code = f"""
+import numpy as np
+from ser.frontend.arkio import ArkAppender
+try:
+    with ArkAppender({str(ark)!r}, {str(scp)!r}) as writer:
+        for i in range(50):
+            writer.append("u%02d" % i, np.full((10, 13), i, dtype=np.float32))
+except OSError as exc:
+    print(exc.filename, exc.strerror)
+"""
+    proc = _under_file_limit(code, 3000, tmp_path)
+    assert proc.stdout.strip() == f"{ark} File too large", proc.stderr
+    kept = recover(ark, scp)
+    assert 0 < len(kept) < 50
+    assert all(np.array_equal(m, np.full((10, 13), int(u[1:]), dtype=np.float32)) for u, m in kaldiio.load_scp(str(scp)).items())

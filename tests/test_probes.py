@@ -3,6 +3,7 @@ the rest of the batch goes on, nothing already written is lost. `make probe` tri
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -231,3 +232,59 @@ def test_a_huge_line_in_a_data_dir_map_is_named_and_left_out(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "line 2 is longer than" in err and "Traceback" not in err
     assert len((tmp_path / "f" / "feats.scp").read_text().splitlines()) == 2
+
+
+def test_edited_bundle_arrays_are_refused_by_info_and_score(tmp_path, capsys):
+    """An array added or reshaped, or classes dropped from meta.json, then resealed: `ser info` once said OK and
+    `ser score` raised a traceback (IndexError/ValueError); both now refuse naming the file."""
+    import numpy as np
+
+    from ser.bundle import DEFAULT_MODEL
+    from tests.hostile import reseal_bundle
+
+    def add(meta, arrays):
+        arrays["model/extra.npy"] = np.zeros(3)
+
+    def reshape(meta, arrays):
+        name = next(k for k in arrays if k.startswith("model/") and arrays[k].dtype.kind == "f")
+        arrays[name] = arrays[name].reshape(-1)[:-1]
+
+    def fewer(meta, arrays):
+        meta["classes"] = meta["classes"][:2]
+
+    wav = tone_wavs(tmp_path, ["a"])["a"]
+    for edit, reason in ((add, "does not use"), (reshape, "do not fit"), (fewer, "names 2 classes")):
+        model = tmp_path / f"{edit.__name__}.ser"
+        reseal_bundle(DEFAULT_MODEL, model, edit)
+        for argv in (["info", str(model)], ["score", "--model", str(model), str(wav)]):
+            assert main(argv) == 2
+            err = capsys.readouterr().err
+            assert str(model) in err and reason in err and one_line_error(err), err
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["extract", "--nj", "0", "d", "f"], "argument --nj: must be at least 1, not 0"),
+    (["score", "--nj", "-2", "x.wav"], "argument --nj: must be at least 1, not -2"),
+    (["verify", "--sha256", "xyz", "m.ser"], "--sha256 'xyz' is not a SHA-256"),
+    (["extract", "--features", "/no/such.yaml", "d", "f"], "/no/such.yaml: no such feature set file"),
+])
+def test_bad_arguments_are_refused_not_defaulted(argv, fragment, capsys, tmp_path, monkeypatch):
+    """`--nj 0`/`--nj -3` once ran with one worker and exit 0; a --sha256 that is no hash was reported as 'not the
+    trusted one'; a missing feature-set path was an 'unknown feature set' among the names."""
+    monkeypatch.chdir(tmp_path)
+    if argv[0] == "verify":
+        from ser.bundle import DEFAULT_MODEL
+
+        argv = argv[:-1] + [str(DEFAULT_MODEL)]
+    with pytest.raises(SystemExit) if "--nj" in argv else contextlib.nullcontext():
+        assert main(argv) == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_converse_reads_past_a_bad_byte_on_stdin(tmp_path):
+    """A non-UTF-8 byte on stdin was a UnicodeDecodeError traceback that ended the conversation; stdin is now read
+    like a file (the byte becomes U+FFFD) and every turn is answered."""
+    model = tiny_text_model(tmp_path / "m.pt")
+    proc = subprocess.run(SER + ["converse", str(model)], input=b"A\tw\xff1\nB\tw2\n", capture_output=True, timeout=120)
+    assert proc.returncode == 0 and b"Traceback" not in proc.stderr, proc.stderr
+    assert len(proc.stdout.splitlines()) == 3  # the header and both turns

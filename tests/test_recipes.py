@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import soundfile as sf
 import yaml
 
 from corpus_builders import build_mini_iemocap, build_mini_ravdess
+from ser_on_path import with_checkout
 from test_corpora_msp import build_mini_msp_improv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,8 +43,7 @@ def recipe_copy(tmp: Path, name: str) -> Path:
 
 def recipe_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in CORPUS_VARS}
-    bin_dirs = [str(Path(sys.executable).parent), str(REPO / ".venv" / "bin")]
-    env["PATH"] = os.pathsep.join(bin_dirs + [env.get("PATH", "")])
+    with_checkout(env)
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     env.update(extra)
     return env

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from ser_on_path import with_checkout
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = ("model_conf.hidden=8 model_conf.embed_dim=8 train.max_epochs=1 train.max_train_dialogues=6 "
@@ -24,7 +24,7 @@ def recipe_copy(tmp: Path, name: str) -> Path:
 
 def run_recipe(recipe: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("MELD", "IEMOCAP", "IEMOCAP_JSON")}
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), str(REPO / ".venv" / "bin"), env.get("PATH", "")])
+    with_checkout(env)
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     proc = subprocess.run(["bash", str(recipe / "run.sh"), *args], env=env, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:

@@ -39,7 +39,13 @@ def _turns(source: str):
                 long = len(turn.text) > MAX_TURN_CHARS
                 yield f"{source}: dialogue {i} turn {j}", turn.speaker, None if long else turn.text
         return
-    handle = sys.stdin if source == "-" else open(source, encoding="utf-8", errors="replace")
+    if source == "-":  # bad bytes become U+FFFD as in a file, not a UnicodeDecodeError traceback mid-conversation
+        import io
+
+        stdin = sys.stdin
+        handle = io.TextIOWrapper(stdin.buffer, encoding="utf-8", errors="replace") if hasattr(stdin, "buffer") else stdin
+    else:
+        handle = open(source, encoding="utf-8", errors="replace")
     name = "<stdin>" if source == "-" else source
     try:
         for lineno, line in bounded_lines(handle, MAX_TURN_CHARS + 1024):  # a pipe's line comes as soon as complete
@@ -52,7 +58,7 @@ def _turns(source: str):
                 continue
             yield f"{name}:{lineno}", *((speaker, text) if sep else ("-", line))
     finally:
-        if handle is not sys.stdin:
+        if source != "-":
             handle.close()
 
 

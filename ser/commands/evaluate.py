@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ser.commands.argtypes import positive_int
+
 NAME = "evaluate"
 HELP = "Run every fold of a fold plan for a model config; writes exp/<tag>/fold_*/scores.tsv."
 EXAMPLES = [
@@ -28,7 +30,7 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common(parser)
     parser.add_argument("--folds", help="comma-separated fold names to run (default: all)")
-    parser.add_argument("--nj", type=int, default=1,
+    parser.add_argument("--nj", type=positive_int, default=1,
                         help="folds trained at once, in separate processes, each with cores/nj torch threads (default 1)")
     from ser.commands.extract import add_cluster
 

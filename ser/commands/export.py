@@ -32,16 +32,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ser.export import export_bundle
     from ser.errors import SerError
+    from ser.export import export_bundle
 
     if args.fold and (args.retrain_all or args.overrides):
         raise SerError("--fold exports an existing fold model: --retrain-all and overrides do not apply")
     card = None
     if args.card:
-        import yaml
+        from ser.limits import load_yaml_file
 
-        card = yaml.safe_load(open(args.card, encoding="utf-8"))
+        card = load_yaml_file(args.card, "model card file")
         if not isinstance(card, dict):
             raise SerError(f"{args.card}: a model card must be a YAML mapping")
     export_bundle(args.exp_dir, args.model_file, fold=args.fold, feat_dir=args.feat_dir,

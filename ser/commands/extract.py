@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+from ser.commands.argtypes import positive_int
+
 NAME = "extract"
 HELP = "Extract a named feature set for every utterance into feats.ark/feats.scp (parallel, resumable)."
 EXAMPLES = [
@@ -35,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="a data dir (with wav.scp and utt2spk) or a folder of audio files")
     parser.add_argument("out_dir", help="output dir: a data dir with feats.scp, utt2num_frames, feats.yaml, failed.txt")
     parser.add_argument("--features", default="emobase78", help="feature set name (see `ser list-features`) or a YAML path")
-    parser.add_argument("--nj", type=int, default=min(4, os.cpu_count() or 1), help="parallel worker processes")
+    parser.add_argument("--nj", type=positive_int, default=min(4, os.cpu_count() or 1), help="parallel worker processes")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a feature-set field, e.g. average_frames=5 (repeatable)")
     parser.add_argument("--overwrite", action="store_true", help="discard features already in out_dir instead of resuming")
@@ -71,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
     problems: list[str] = []
     if (source / "wav.scp").is_file():
         data = DataDir.read(source, problems=problems)
+        if not data.utts and not problems:  # an empty run would exit 0 having made nothing
+            from ser.errors import SerError
+
+            raise SerError(f"{source / 'wav.scp'}: no utterances; nothing to extract")
     elif source.is_dir():
         from ser.corpora import prepare
 

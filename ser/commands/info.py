@@ -24,6 +24,13 @@ def run(args: argparse.Namespace) -> int:
     from ser.bundle import load_bundle, resolve_model_path
 
     bundle = load_bundle(resolve_model_path(args.model))
+    from ser.classifier import load_classifier
+    from ser.errors import SerError
+
+    try:  # rebuild it as scoring would: an archive that loads but cannot score is refused here too
+        load_classifier(bundle.meta["spec"], bundle.classes, bundle.model_state, bundle.onnx_graph)
+    except SerError as exc:
+        raise SerError(f"{bundle.path}: {exc}") from None
     if args.json:
         import json
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from ser.commands.argtypes import positive_int
+
 NAME = "score"
 HELP = "Label audio clips with a model bundle: one row per clip (label + posterior of every class)."
 EXAMPLES = [
@@ -37,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", help="with --segment vad: draw the emotion timeline to this PNG")
     parser.add_argument("--json", action="store_true", help="JSON lines on stdout instead of the table")
     parser.add_argument("--csv", help="also write the rows to this CSV file")
-    parser.add_argument("--nj", type=int, default=1, help="parallel feature-extraction processes")
+    parser.add_argument("--nj", type=positive_int, default=1, help="parallel feature-extraction processes")
     parser.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (0: library default)")
     parser.add_argument("--label-map", metavar="NAME_OR_FILE",
                         help="labelled inputs: rename the data's labels into the model's classes before comparing "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ser.commands.argtypes import positive_int
+
 NAME = "tune"
 HELP = ("Nested search (Optuna TPE) of a config's settings on inner speaker folds of each outer fold's training "
         "speakers; refit, test once per outer fold, report (RESULTS.md, results.json).")
@@ -30,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="trials asked at once per outer fold and run in parallel (default 4); it, not --nj, "
                              "fixes the search, so --nj/--cluster change only the wall time")
     parser.add_argument("--folds", help="comma-separated outer fold names to run (default: all)")
-    parser.add_argument("--nj", type=int, default=1, help="trials (and refits) run at once in worker processes (default 1)")
+    parser.add_argument("--nj", type=positive_int, default=1, help="trials (and refits) run at once in worker processes (default 1)")
     add_cluster(parser)
 
 

@@ -32,6 +32,10 @@ def run(args: argparse.Namespace) -> int:
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     wanted: set[str] = set()
     if args.sha256:
+        import re
+
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", args.sha256.strip()):
+            raise SerError(f"--sha256 '{args.sha256}' is not a SHA-256 (64 hex digits)")
         wanted.add(args.sha256.strip().lower())
     if args.trusted:
         lines = Path(args.trusted).read_text(encoding="utf-8").splitlines()

@@ -19,7 +19,7 @@ import numpy as np
 from ser.errors import SerError
 from kaldiio import matio
 
-from ser.fileio import atomic_write
+from ser.fileio import atomic_write, naming
 
 
 def parse_scp_line(line: str) -> tuple[str, str, int] | None:
@@ -119,45 +119,68 @@ class ArkAppender:
         self._scp = open(scp_path, "a", encoding="utf-8")
 
     def append(self, utt: str, matrix: np.ndarray) -> int:
-        self._ark.write(f"{utt} ".encode("utf-8"))
-        offset = self._ark.tell()
-        matio.write_array(self._ark, np.ascontiguousarray(matrix, dtype=np.float32))
-        self._ark.flush()
-        self._scp.write(f"{utt} {self.ark_path}:{offset}\n")
-        self._scp.flush()
+        try:
+            self._ark.write(f"{utt} ".encode("utf-8"))
+            offset = self._ark.tell()
+            matio.write_array(self._ark, np.ascontiguousarray(matrix, dtype=np.float32))
+        except OSError as exc:  # a full disk: name the file (a partial matrix without its scp line is cut by recover)
+            raise naming(exc, self.ark_path) from None
+        return self._index(utt, offset)
+
+    def _index(self, utt: str, offset: int) -> int:
+        """Flush the ark, then add the scp line: an entry is listed only once its bytes are written."""
+        try:
+            self._ark.flush()
+        except OSError as exc:
+            raise naming(exc, self.ark_path) from None
+        try:
+            self._scp.write(f"{utt} {self.ark_path}:{offset}\n")
+            self._scp.flush()
+        except OSError as exc:
+            raise naming(exc, self._scp.name) from None
         return offset
 
     def append_raw(self, utt: str, source: BinaryIO, rows: int, cols: int, chunk: int = 1 << 20) -> int:
         """Append a float32 matrix read from `source` (rows x cols little-endian floats, row-major) in `chunk`-byte
         pieces: the same bytes as `append` of the whole matrix, without it in memory."""
         entry = self._ark.tell()
-        self._ark.write(f"{utt} ".encode())
-        offset = self._ark.tell()
-        self._ark.write(float_matrix_header(rows, cols))
         size = rows * cols * 4
-        start = self._ark.tell()
-        shutil.copyfileobj(source, self._ark, chunk)
+        try:
+            self._ark.write(f"{utt} ".encode())
+            offset = self._ark.tell()
+            self._ark.write(float_matrix_header(rows, cols))
+            start = self._ark.tell()
+            shutil.copyfileobj(source, self._ark, chunk)
+        except OSError as exc:  # a full disk: name the file (a partial matrix without its scp line is cut by recover)
+            raise naming(exc, self.ark_path) from None
         if self._ark.tell() - start != size:  # a short or long source would corrupt every later entry's offset
             self._ark.flush()
             self._ark.truncate(entry)
             self._ark.seek(entry)  # ftruncate leaves the position where it was
             raise SerError(f"{getattr(source, 'name', 'matrix')}: expected {size} bytes of a {rows} x {cols} float32 matrix")
-        self._ark.flush()
-        self._scp.write(f"{utt} {self.ark_path}:{offset}\n")
-        self._scp.flush()
-        return offset
+        return self._index(utt, offset)
 
-    def close(self) -> None:
+    def close(self, failing: bool = False) -> None:
+        """Flush, fsync and close both files; `failing` (an error is already on its way out): raise no other."""
+        error = None
         for handle in (self._ark, self._scp):
-            handle.flush()
-            os.fsync(handle.fileno())
-            handle.close()
+            try:
+                handle.flush()
+                os.fsync(handle.fileno())
+            except OSError as exc:
+                error = error or naming(exc, handle.name)
+            try:
+                handle.close()
+            except OSError as exc:  # close flushes what is left
+                error = error or naming(exc, handle.name)
+        if error is not None and not failing:
+            raise error
 
     def __enter__(self) -> "ArkAppender":
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.close(failing=exc_type is not None)
 
 
 def write_ark_atomic(ark_path: Path, scp_path: Path, items: Iterable[tuple[str, np.ndarray]]) -> None:

@@ -38,6 +38,7 @@ from ser.frontend.spill import (
     write_spilled,
 )
 from ser.frontend.versions import package_versions
+from ser.limits import load_yaml_file
 from ser.lock import OutputLock
 from ser.parallel import ordered_map
 
@@ -79,7 +80,7 @@ def _feature_header(fs: FeatureSet) -> dict[str, Any]:
 
 
 def _check_same_config(feats_yaml: Path, header: dict[str, Any]) -> None:
-    old = yaml.safe_load(feats_yaml.read_text(encoding="utf-8")) or {}
+    old = load_yaml_file(feats_yaml, "feature header") or {}
     if old.get("feature_set") != header["feature_set"]:
         raise SerError(
             f"{feats_yaml.parent} already holds features made with another configuration "

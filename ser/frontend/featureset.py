@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from ser.errors import SerError
 from ser.frontend.base import Extractor, make_extractor
+from ser.limits import load_yaml_file
 
 
 def feature_search_path() -> list[Path]:
@@ -41,6 +41,8 @@ def find_feature_file(name_or_path: str | Path) -> Path:
         path = folder / f"{name_or_path}.yaml"
         if path.is_file():
             return path
+    if candidate.suffix in (".yaml", ".yml") or len(candidate.parts) > 1:  # a path, not a name
+        raise SerError(f"{candidate}: no such feature set file")
     known = ", ".join(name for name, _ in list_feature_sets()) or "none found"
     raise SerError(f"unknown feature set '{name_or_path}' (known: {known}; or give a path to a .yaml file)")
 
@@ -124,8 +126,9 @@ class ColumnSubset:
 def load_feature_set(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> FeatureSet:
     """Load a feature set by name or path; `overrides` (e.g. {'average_frames': 5}) win over the file."""
     path = find_feature_file(name_or_path)
-    with open(path, encoding="utf-8") as handle:
-        data = yaml.safe_load(handle) or {}
+    data = load_yaml_file(path, "feature set file") or {}
+    if not isinstance(data, dict):
+        raise SerError(f"{path}: a feature set must be a YAML mapping")
     data.update(overrides or {})
     return FeatureSet.from_dict(data, source=str(path))
 
@@ -139,8 +142,9 @@ def list_feature_sets() -> list[tuple[str, str]]:
         for path in sorted(folder.glob("*.yaml")):
             if path.stem not in seen:
                 try:
-                    seen[path.stem] = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("description", "")
-                except yaml.YAMLError:
+                    data = load_yaml_file(path, "feature set file") or {}
+                    seen[path.stem] = data.get("description", "") if isinstance(data, dict) else "(not a mapping)"
+                except SerError:
                     seen[path.stem] = "(unreadable YAML)"
     return sorted(seen.items())
 

@@ -66,7 +66,23 @@ class Estimator:
         model = cls(make_config(cls.config_class, spec.get("encoder_conf") or {}, where=f"{cls.name} model file"), classes)
         model.input_dim = int(spec["input_dim"])
         model.load_arrays(state)
+        model._check_fit(state)
         return model
+
+    def _check_fit(self, state: dict[str, np.ndarray]) -> None:
+        """The arrays must be exactly the model's and map an input_dim row to one score per class: an edited file
+        (an array added, reshaped, or classes dropped from its metadata) is refused here, not by a traceback
+        while scoring."""
+        extra = sorted(set(state) - set(self.state()))
+        if extra:
+            raise SerError(f"the {self.name} model file holds arrays it does not use ({', '.join(extra)})")
+        try:
+            out = np.asarray(self.scores(np.zeros((1, self.input_dim))))
+        except (ValueError, IndexError) as exc:
+            raise SerError(f"the {self.name} model's arrays do not fit its {self.input_dim}-d input and "
+                           f"{len(self.classes)} classes ({exc})") from None
+        if out.shape != (1, len(self.classes)):
+            raise SerError(f"the {self.name} model gives {out.shape[-1]} scores for {len(self.classes)} classes")
 
     @classmethod
     def final_config(cls, cfg: Any, records: Sequence[dict[str, Any]], log: Logger) -> Any:
