@@ -54,7 +54,8 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 def line_by_line(path: str | Path) -> Iterator[Callable[[str], None]]:
     """A writer of lines that are each on disk (flushed, fsynced) once written: a run killed midway leaves every
     finished line in `path`, where `atomic_write` would leave nothing. For outputs made row by row over a long run
-    (`ser score --csv`); each line goes out in one write, so a kill cannot leave half of one."""
+    (`ser score --csv`); each call goes out in one write, so a kill cannot leave half of a line. A call may carry
+    several lines (rows final together): one fsync for them all, each ~ms on a busy disk."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="") as handle:

@@ -311,6 +311,13 @@ class Scorer:
         pool all of the speaker's clips in the run, so their rows wait for the speaker's last clip (a data dir
         sorted by speaker streams speaker by speaker; one `--speaker` for every clip streams nothing until the end).
         """
+        for rows in self.stream_groups(clips, nj, threads, cluster):
+            yield from rows
+
+    def stream_groups(self, clips: Sequence[Clip], nj: int = 1, threads: int = 1,
+                      cluster: str | None = None) -> Iterator[list[ClipResult]]:
+        """`stream`'s rows in lists of those that became final together (a speaker's clips, at their last one), so a
+        writer that syncs each write to disk (`ser score --csv`) syncs once a group, not once a row."""
         grouped = self.normalization.uses_speaker_stats
         left = Counter(c.speaker for c in clips if grouped and c.error is None and c.speaker is not None)
         feats: dict[int, np.ndarray | None] = {}
@@ -330,9 +337,12 @@ class Scorer:
             if group:
                 run = self.score_features([clips[j] for j in group], [feats.pop(j) for j in group], [errors.pop(j) for j in group])
                 ready.update(zip(group, run.results))
+            rows = []
             while next_row in ready:
-                yield ready.pop(next_row)
+                rows.append(ready.pop(next_row))
                 next_row += 1
+            if rows:
+                yield rows
 
     def _features_in_order(self, clips: Sequence[Clip], nj: int, threads: int,
                            cluster: str | None) -> Iterator[tuple[int, np.ndarray | None, str | None]]:
