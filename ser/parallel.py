@@ -129,10 +129,17 @@ def stop_workers_on_sigterm() -> Iterator[None]:
 #: Dask settings for `local:N` workers, measured on EmoDB emobase78 (2 workers, 535 clips): Dask's default
 #: MALLOC_TRIM_THRESHOLD_=65536 hands freed memory back to the OS at once, so every clip's buffers fault in again
 #: (3.5x the page faults of the local pool, 4x its system CPU); the 10 ms stack profiler costs CPU no one reads.
-#: The BLAS/OpenMP thread caps (1) stay, as in the local pool.
+#: The BLAS/OpenMP thread caps (1) stay, as in the local pool. Dask's periodic housekeeping wakes every process often
+#: (event-loop tick 20 ms, memory monitor 100 ms, system monitor for a dashboard we do not start 500 ms): on 2 busy
+#: cores that cost ~25% more CPU than the local pool (EmoDB emobase78: 34.6-38.3 CPU-s vs 27.8); at 1 s / 500 ms / 5 s,
+#: 29.9-30.5 CPU-s (the rest: the scheduler and importing distributed in the client). Memory is still watched twice
+#: a second.
 LOCAL_DASK_CONFIG: dict[str, Any] = {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
     "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.worker.memory.monitor-interval": "500ms",
+    "distributed.admin.system-monitor.interval": "5s",
 }
 #: Dask's key for how a nanny starts its worker process (spawn by default)
 DASK_START_METHOD = "distributed.worker.multiprocessing-method"
