@@ -15,7 +15,7 @@ makes a plain SIGTERM of the parent terminate its workers and unwind (temp files
 
 Start methods: `fork` where safe (the parent has run no torch/OpenMP threads: extraction, scoring) because
 workers start at once; `spawn` for fold training, since a forked child of a process whose OpenMP threads
-already ran can deadlock.
+already ran can deadlock. `--cluster local:N` starts its Dask workers the same way (`local_dask_config`).
 
 Past one machine: `cluster` (the verbs' `--cluster`) runs the same tasks on a Dask cluster through its
 ``concurrent.futures`` executor: `local:N` starts a LocalCluster of N one-thread worker processes here,
@@ -119,11 +119,30 @@ def stop_workers_on_sigterm() -> Iterator[None]:
         stop_workers()
         raise Terminated(signum)
 
+    _PARENT_HANDLERS.add(handler)
     previous = signal.signal(signal.SIGTERM, handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        _PARENT_HANDLERS.discard(handler)
+
+
+#: SIGTERM handlers `stop_workers_on_sigterm` installed (in this process)
+_PARENT_HANDLERS: set[Callable[..., None]] = set()
+
+
+def _default_sigterm_in_child() -> None:
+    """After any fork: a child holding the parent's SIGTERM handler gets the default back, so a forked Dask worker
+    (``local_dask_config``) that is terminated dies instead of unwinding the parent's with-blocks in its own copy.
+    The local pool's workers get the same in `_worker_start`."""
+    if signal.getsignal(signal.SIGTERM) in _PARENT_HANDLERS:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _PARENT_HANDLERS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_default_sigterm_in_child)
 
 
 #: Dask settings for `local:N` workers, measured on EmoDB emobase78 (2 workers, 535 clips): Dask's default

@@ -171,3 +171,17 @@ def test_long_files_are_scored_as_windows(emodb_dir, tmp_path, capsys):
     assert {r["speaker"] for r in rows} == {str(path)} and all(r["label"] for r in rows)
     assert main(["score", "--json", "--max-clip", "0", str(path)]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+def test_a_forked_child_gets_the_default_sigterm_back():
+    """A process forked under `stop_workers_on_sigterm` (a `local:N` Dask worker) dies on SIGTERM instead of running
+    the parent's handler (stop *its* workers, unwind *the parent's* with-blocks) in its own copy."""
+    from ser.parallel import stop_workers_on_sigterm
+
+    with stop_workers_on_sigterm():
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL else 1)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
