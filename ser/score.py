@@ -236,7 +236,13 @@ def extract_features(clips: Sequence[Clip], feature_dict: dict[str, Any], nj: in
     tasks = [(c.path, c.start, c.end) for c in clips]
     yield from ordered_map(featurise_task, tasks, nj if len(tasks) > 1 else 1, initializer=init_featuriser,
                            initargs=(feature_dict, threads if nj <= 1 and not cluster else 1), cluster=cluster,
-                           on_lost=lost_task)
+                           on_lost=lost_task, in_flight=SCORE_IN_FLIGHT * max(1, nj) if not cluster else 0)
+
+
+#: clips submitted ahead per local worker. Rows come back in input order, so with the pool's default 2 a worker
+#: that finished the short clips behind a long one idles until the long one is done; a clip's features are small
+#: (one vector, or a window of at most --max-clip s of frames), so 8 a worker cost little memory
+SCORE_IN_FLIGHT = 8
 
 
 # --- scoring -----------------------------------------------------------------------------------------
@@ -487,6 +493,7 @@ def plot_timeline(run: ScoreRun, path: str | Path, max_recordings: int = 8) -> P
 
 
 __all__ = [
+    "SCORE_IN_FLIGHT",
     "Clip",
     "ClipResult",
     "ScoreRun",
