@@ -6,6 +6,9 @@ All numbers come from this one run on this machine (shared and noisy: only ratio
   * warm latency: one 3 s clip scored again and again by an already loaded Scorer (median), and its
     real-time factor;
   * throughput: `ser score --nj N` over every EmoDB clip (535), in x real time, with peak RSS of the tree;
+  * floor (openSMILE models): a bare opensmile.Smile loop of the model's feature set over the same clips in N
+    processes (no ser), just before the batch: its wall time, and the CPU-seconds openSMILE alone spends per audio
+    second, which caps any scorer of this feature set at N / that x real time on N cores;
   * with `--long-minutes M`: `ser score --segment vad` on an M-minute synthetic recording (EmoDB clips and
     pauses) and on one a quarter as long: peak RSS of both (memory must stay flat) and x real time.
 
@@ -42,6 +45,45 @@ REPO = Path(__file__).resolve().parents[1]
 def quiet(cmd: list[str], out: Path) -> list[str]:
     """`cmd` with stdout to a file: run_measured reads its pipes only at the end, and 535 rows fill a pipe."""
     return ["sh", "-c", 'out="$1"; shift; exec "$@" > "$out"', "sh", str(out), *cmd]
+
+
+#: the floor: opensmile.Smile over the clips in N forked processes; prints the CPU-seconds of openSMILE calls alone
+BARE_SMILE = """
+import sys, time, multiprocessing as mp
+def work(args):
+    files, feature_set, level = args
+    import opensmile, soundfile as sf
+    smile = opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, feature_set),
+                            feature_level=getattr(opensmile.FeatureLevel, level))
+    cpu = 0.0
+    for path in files:
+        x, rate = sf.read(path, dtype="float32")
+        tick = time.process_time()
+        smile(x.reshape(1, -1), rate)
+        cpu += time.process_time() - tick
+    return cpu
+if __name__ == "__main__":
+    files, nj = open(sys.argv[1]).read().split(), int(sys.argv[2])
+    with mp.get_context("fork").Pool(nj) as pool:
+        print(sum(pool.map(work, [(files[i::nj], sys.argv[3], sys.argv[4]) for i in range(nj)])))
+"""
+SMILE_LEVELS = {"functionals": "Functionals", "lld": "LowLevelDescriptors"}
+
+
+def bare_floor(model: Path, files: list[str], nj: int, work: Path) -> tuple[float, float, str] | None:
+    """(wall s, openSMILE CPU s, name) of BARE_SMILE for the model's openSMILE feature set; None for other front ends."""
+    from ser.bundle import load_bundle
+
+    fs = load_bundle(model).feature_set_dict
+    options = fs.get("options") or {}
+    if fs.get("kind") != "opensmile" or options.get("feature_level", "lld") not in SMILE_LEVELS:
+        return None
+    name, level = options.get("feature_set", "emobase"), options.get("feature_level", "lld")
+    listing = work / "floor.txt"
+    listing.write_text("\n".join(files))
+    wall, _, proc = run_measured([sys.executable, "-c", BARE_SMILE, str(listing), str(nj), name, SMILE_LEVELS[level]])
+    assert proc.returncode == 0, proc.stderr
+    return wall, float(proc.stdout.split()[-1]), f"{name} {level}"
 
 
 def tiny_bundle(emodb: Path, work: Path) -> Path:
@@ -145,13 +187,20 @@ def run(args: argparse.Namespace, emodb: Path, files: list[str], work: Path) -> 
     print(f"warm latency: {warm * 1000:.1f} ms per {clip_s:.2f} s clip (median of {args.warm_runs}); "
           f"real-time factor {warm / clip_s:.4f} ({clip_s / warm:.0f}x real time)")
 
-    # batch throughput
+    # batch throughput, beside the floor of the model's feature set
     audio_s = sum(sf.info(f).duration for f in files)
+    floor = bare_floor(model, files, args.nj, work)
     wall, peak, proc = run_measured(quiet(ser + ["--nj", str(args.nj), "--csv", str(work / "all.csv"), str(emodb)], work / "all.txt"))
     assert proc.returncode == 0, proc.stderr
     print(f"batch: {len(files)} clips, {audio_s:.0f} s of audio in {wall:.1f} s with --nj {args.nj}: "
           f"{audio_s / wall:.1f}x real time, {len(files) / wall:.1f} clips/s; peak RSS {peak / 2**20:.0f} MiB; "
           f"vs cold start x{len(files)}: {min(cold) * len(files) / wall:.1f}x faster")
+    if floor is not None:
+        bare_wall, smile_cpu, name = floor
+        print(f"floor: bare opensmile.Smile {name} loop in {args.nj} processes: {bare_wall:.1f} s "
+              f"({audio_s / bare_wall:.1f}x real time); ser score --nj {args.nj} runs at {bare_wall / wall:.2f}x its speed; "
+              f"openSMILE alone: {smile_cpu:.1f} CPU-s = {smile_cpu / audio_s * 1000:.1f} ms per audio s, so at most "
+              f"{args.nj * audio_s / smile_cpu:.0f}x real time on {args.nj} idle cores")
 
     if args.long_minutes > 0:
         peaks = {}

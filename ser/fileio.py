@@ -60,8 +60,9 @@ def naming(exc: OSError, path: str | Path) -> OSError:
 def line_by_line(path: str | Path) -> Iterator[Callable[[str], None]]:
     """A writer of lines that are each on disk (written, fsynced) once written: a run killed midway leaves every
     finished line in `path`, where `atomic_write` would leave nothing. For outputs made row by row over a long run
-    (`ser score --csv`). Each line goes out in one unbuffered write; one that fails partway (a full disk) is cut off
-    again, so the file always ends with a whole line, and the error names `path`."""
+    (`ser score --csv`). Each call goes out in one unbuffered write and one fsync; a call may carry several lines (rows
+    final together: one fsync for them all, each ~ms on a busy disk). A write that fails partway (a full disk) is
+    cut off again, so the file always ends with a whole line, and the error names `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
@@ -69,7 +70,8 @@ def line_by_line(path: str | Path) -> Iterator[Callable[[str], None]]:
 
     def write(line: str) -> None:
         nonlocal good
-        data = memoryview(line.encode("utf-8"))
+        encoded = line.encode("utf-8")
+        data = memoryview(encoded)
         try:
             while data:
                 data = data[os.write(fd, data):]
@@ -81,7 +83,7 @@ def line_by_line(path: str | Path) -> Iterator[Callable[[str], None]]:
             except OSError:
                 pass
             raise naming(exc, path) from None
-        good += len(line.encode("utf-8"))
+        good += len(encoded)
 
     try:
         yield write

@@ -243,7 +243,13 @@ def extract_features(clips: Sequence[Clip], feature_dict: dict[str, Any], nj: in
     tasks = [(c.path, c.start, c.end) for c in clips]
     yield from ordered_map(featurise_task, tasks, nj if len(tasks) > 1 else 1, initializer=init_featuriser,
                            initargs=(feature_dict, threads if nj <= 1 and not cluster else 1), cluster=cluster,
-                           on_lost=lost_task)
+                           on_lost=lost_task, in_flight=SCORE_IN_FLIGHT * max(1, nj) if not cluster else 0)
+
+
+#: clips submitted ahead per local worker. Rows come back in input order, so with the pool's default 2 a worker
+#: that finished the short clips behind a long one idles until the long one is done; a clip's features are small
+#: (one vector, or a window of at most --max-clip s of frames), so 8 a worker cost little memory
+SCORE_IN_FLIGHT = 8
 
 
 # --- scoring -----------------------------------------------------------------------------------------
@@ -318,6 +324,13 @@ class Scorer:
         pool all of the speaker's clips in the run, so their rows wait for the speaker's last clip (a data dir
         sorted by speaker streams speaker by speaker; one `--speaker` for every clip streams nothing until the end).
         """
+        for rows in self.stream_groups(clips, nj, threads, cluster):
+            yield from rows
+
+    def stream_groups(self, clips: Sequence[Clip], nj: int = 1, threads: int = 1,
+                      cluster: str | None = None) -> Iterator[list[ClipResult]]:
+        """`stream`'s rows in lists of those that became final together (a speaker's clips, at their last one), so a
+        writer that syncs each write to disk (`ser score --csv`) syncs once a group, not once a row."""
         grouped = self.normalization.uses_speaker_stats
         left = Counter(c.speaker for c in clips if grouped and c.error is None and c.speaker is not None)
         feats: dict[int, np.ndarray | None] = {}
@@ -337,9 +350,12 @@ class Scorer:
             if group:
                 run = self.score_features([clips[j] for j in group], [feats.pop(j) for j in group], [errors.pop(j) for j in group])
                 ready.update(zip(group, run.results))
+            rows = []
             while next_row in ready:
-                yield ready.pop(next_row)
+                rows.append(ready.pop(next_row))
                 next_row += 1
+            if rows:
+                yield rows
 
     def _features_in_order(self, clips: Sequence[Clip], nj: int, threads: int,
                            cluster: str | None) -> Iterator[tuple[int, np.ndarray | None, str | None]]:
@@ -483,6 +499,7 @@ def plot_timeline(run: ScoreRun, path: str | Path, max_recordings: int = 8) -> P
 
 
 __all__ = [
+    "SCORE_IN_FLIGHT",
     "Clip",
     "ClipResult",
     "ScoreRun",

@@ -136,3 +136,21 @@ def test_the_initializer_runs_once_per_worker_process_and_arguments():
 
     results = [_initialised(init, (name,), str.upper, name) for name in ("a", "a", "b", "a")]
     assert results == ["A", "A", "B", "A"] and calls == ["a", "b"]
+
+
+def test_local_cluster_workers_start_as_the_local_pool_and_give_the_local_features(small_data):
+    """`local:N` forks its workers where the local pool would (extract, score) and spawns them for callers that ask
+    (fold training, tuning); the forked workers' features equal a one-process run bit for bit."""
+    from ser.parallel import DASK_START_METHOD, default_start_method, local_dask_config
+
+    assert local_dask_config()[DASK_START_METHOD] == default_start_method()
+    assert local_dask_config("spawn")[DASK_START_METHOD] == "spawn"
+    root = small_data
+    out = root / "local2"
+    cmd = [sys.executable, "-m", "ser", "extract", "--features", "egemaps88", "--no-progress", "--cluster", "local:2",
+           str(root / "data"), str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    if not (root / "local" / "feats.scp").exists():
+        _extract(root / "data", root / "local", "--nj", "1")
+    _same_features(root / "local", out)

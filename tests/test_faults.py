@@ -225,3 +225,17 @@ except OSError as exc:
     kept = recover(ark, scp)
     assert 0 < len(kept) < 50
     assert all(np.array_equal(m, np.full((10, 13), int(u[1:]), dtype=np.float32)) for u, m in kaldiio.load_scp(str(scp)).items())
+
+
+def test_a_forked_child_gets_the_default_sigterm_back():
+    """A process forked under `stop_workers_on_sigterm` (a `local:N` Dask worker) dies on SIGTERM instead of running
+    the parent's handler (stop *its* workers, unwind *the parent's* with-blocks) in its own copy."""
+    from ser.parallel import stop_workers_on_sigterm
+
+    with stop_workers_on_sigterm():
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL else 1)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -284,6 +284,14 @@ def test_native_opensmile_equals_opensmile_python(feature_set, level, emodb_dir)
     if level == "lld":  # 10 ms: no full frame; opensmile.Smile fills a NaN row, we return no frames
         assert native(np.zeros(160, dtype=np.float32) + 0.01, 16000).shape == (0, len(native.feature_names))
 
+    # one kept instance, reset after every clip: the same features in any order of clips and sample rates
+    clips = [sf.read(str(path), dtype="float32")[0] for path in sorted(emodb_dir.glob("13*.wav"))[:2]]
+    first = [native(x, 16000) for x in clips]
+    native(clips[1][::2].copy(), 8000)
+    native(np.zeros(160, dtype=np.float32) + 0.01, 16000)
+    again = [native(x, 16000) for x in reversed(clips)][::-1]
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+
 
 def test_drop_leaves_out_the_named_columns_and_refuses_typos(clips, emodb_dir):
     """`drop:` gives the base set's other columns, bit for bit, through the same path as `ser extract`."""

@@ -136,8 +136,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write_rows(args: argparse.Namespace, scorer, clips, labelled: bool):  # labelled: a reference column
-    """Score, putting each row on disk as soon as it is final (--csv: flushed and fsynced; --json: flushed on
-    stdout), so a run killed midway keeps the rows done; the table needs every row's width and comes at the end."""
+    """Score, putting each row on disk as soon as it is final (--csv: flushed and fsynced, once for rows that become
+    final together; --json: flushed on stdout), so a run killed midway keeps the rows done; the table needs every
+    row's width and comes at the end."""
     import sys
     from contextlib import ExitStack
 
@@ -152,12 +153,12 @@ def _write_rows(args: argparse.Namespace, scorer, clips, labelled: bool):  # lab
             stack.enter_context(OutputLock(args.csv, of_file=True))
             write_csv = stack.enter_context(line_by_line(args.csv))
             write_csv(csv_line(csv_header(scorer.classes, labelled)))
-        for row in scorer.stream(clips, nj=args.nj, threads=args.threads, cluster=args.cluster):
-            result.results.append(row)
-            if write_csv is not None:
-                write_csv(csv_line(csv_cells(row, scorer.classes, labelled)))
+        for rows in scorer.stream_groups(clips, nj=args.nj, threads=args.threads, cluster=args.cluster):
+            result.results.extend(rows)
+            if write_csv is not None:  # one write and one fsync for rows final together (a speaker's clips)
+                write_csv("".join(csv_line(csv_cells(row, scorer.classes, labelled)) for row in rows))
             if args.json:
-                sys.stdout.write(json_line(row, scorer.classes, labelled))
+                sys.stdout.write("".join(json_line(row, scorer.classes, labelled) for row in rows))
                 sys.stdout.flush()
     return result
 
