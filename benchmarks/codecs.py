@@ -90,9 +90,11 @@ def alignment(ref: np.ndarray, y: np.ndarray) -> tuple[int, int, float]:
     return y.size - ref.size, lag, float(np.dot(a, b) / max(np.dot(a, a), 1e-12))
 
 
-def score_versions(model: Any, versions: dict[str, list[Path]], speakers: list[str]) -> dict[tuple[str, str], np.ndarray]:
+def score_versions(model: Any, versions: dict[str, list[Path]], speakers: list[str],
+                   made: dict[tuple[str, str], tuple[list, list]]) -> dict[tuple[str, str], np.ndarray]:
     """Posteriors of every version, alone and grouped by speaker: what predict_proba(paths[, speaker=]) runs,
-    with each version's features made once (and once per base set for models that differ only by `drop:`)."""
+    with each version's features made once; `made` ((base feature set, version) -> (features, errors)) is shared
+    by the models of one run, so models that differ only by `drop:` share one extraction."""
     from ser.api import _features
     from ser.score import Clip
 
@@ -100,9 +102,9 @@ def score_versions(model: Any, versions: dict[str, list[Path]], speakers: list[s
     posts: dict[tuple[str, str], np.ndarray] = {}
     for name, paths in versions.items():
         key = (json.dumps(base, sort_keys=True), name)
-        if key not in _BASE_FEATURES:
-            _BASE_FEATURES[key] = _features(paths, base, None)
-        feats, errors = _BASE_FEATURES[key]
+        if key not in made:
+            made[key] = _features(paths, base, None)
+        feats, errors = made[key]
         feats = [f if f is None or columns is None else np.ascontiguousarray(f[:, columns]) for f in feats]
         for mode in ("alone", "grouped"):
             clips = [Clip(id=str(i), path=str(p), speaker=spk if mode == "grouped" else None)
@@ -113,10 +115,6 @@ def score_versions(model: Any, versions: dict[str, list[Path]], speakers: list[s
                 raise SystemExit(f"{bad[0].clip.path}: {bad[0].error}")
             posts[name, mode] = np.stack([r.posteriors for r in run.results])
     return posts
-
-
-#: (base feature set, version) -> (features, errors), shared by the models of one run
-_BASE_FEATURES: dict[tuple[str, str], tuple[list, list]] = {}
 
 
 def split_drop(feature_dict: dict[str, Any]) -> tuple[dict[str, Any], list[int] | None]:
@@ -193,7 +191,8 @@ def main() -> int:
             versions[kind] = [work / kind / w.name for w in wavs]
             for w, out in zip(wavs, versions[kind]):
                 perturb(w, out, kind, rng)
-        posts = [score_versions(model, versions, speakers) for model in models]
+        made: dict[tuple[str, str], tuple[list, list]] = {}
+        posts = [score_versions(model, versions, speakers, made) for model in models]
         signal = {}
         for name, paths in versions.items():
             rows = [alignment(load_audio(w), load_audio(p)) for w, p in zip(wavs, paths)]
