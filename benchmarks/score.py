@@ -16,7 +16,8 @@ Without `--model` the built-in default model is timed (what `ser score clip.wav`
 trains a small GA-GRU bundle on 3 EmoDB speakers first (a few seconds) to time a frame-level model instead.
 
   * with `--memory`: peak RSS in file length (issue 14): `ser score` (long files scored as windows) and
-    `ser extract --features emobase78` (LLDs in blocks) on 10 s, 10 min and 60 min recordings made of EmoDB
+    `ser extract` with emobase78 (LLDs in blocks), egemaps88 and emobase988 (functionals: one openSMILE pass, the
+    audio streamed in) on 10 s, 10 min and 60 min recordings made of EmoDB
     clips (temp WAVs, deleted), each ratio to the 10 s run printed (flat: <= 1.2). `--memory-only` skips the rest.
 
     .venv/bin/python benchmarks/score.py [--model M.ser | --tiny-gagru] [--emodb-dir ../shared/data/emodb] [--nj 2] [--long-minutes 60]
@@ -217,27 +218,33 @@ def run(args: argparse.Namespace, emodb: Path, files: list[str], work: Path) -> 
     return 0
 
 
+#: the feature sets `ser extract` is measured with: frame-level LLDs (written in blocks) and functionals (one pass
+#: over the whole file, its audio streamed into openSMILE)
+EXTRACT_SETS = ("emobase78", "egemaps88", "emobase988")
+
+
 def memory_in_length(model: Path, files: list[str], work: Path, minutes: tuple[float, ...] = (10 / 60, 10, 60)) -> None:
-    """Peak RSS (whole process tree) of `ser score` and `ser extract` on recordings of each length, and the ratio of
-    each to the shortest: flat in file length means <= 1.2."""
+    """Peak RSS (whole process tree) of `ser score` and of `ser extract` for each of `EXTRACT_SETS` on recordings of
+    each length, and the ratio of each to the shortest: flat in file length means <= 1.2."""
     from ser.datadir import DataDir
 
-    peaks: dict[str, list[float]] = {"score": [], "extract": []}
+    peaks: dict[str, list[float]] = {"score": [], **{f"extract {name}": [] for name in EXTRACT_SETS}}
     for m in minutes:
         rec = work / f"rec_{m:g}.wav"
         seconds = long_recording(files, rec, m)
         data = work / f"data_{m:g}"
         DataDir(maps={"wav.scp": {"rec": str(rec)}, "utt2spk": {"rec": "rec"}}).write(data)
         runs = {"score": quiet([sys.executable, "-m", "ser", "score", "--model", str(model), "--quiet", "--csv",
-                                str(work / "rows.csv"), str(rec)], work / "rows.txt"),
-                "extract": [sys.executable, "-m", "ser", "extract", "--features", "emobase78", "--no-progress", "--overwrite",
-                            str(data), str(work / f"feats_{m:g}")]}
+                                str(work / "rows.csv"), str(rec)], work / "rows.txt")}
+        for name in EXTRACT_SETS:
+            runs[f"extract {name}"] = [sys.executable, "-m", "ser", "extract", "--features", name, "--no-progress",
+                                       "--overwrite", str(data), str(work / f"feats_{m:g}")]
         for verb, cmd in runs.items():
             wall, peak, proc = run_measured(cmd)
             assert proc.returncode == 0, proc.stderr
             peaks[verb].append(peak)
-            print(f"{verb} {seconds / 60:6.2f} min: peak RSS {peak / 2**20:6.0f} MiB, {wall:6.1f} s ({seconds / wall:.0f}x real time)")
-        shutil.rmtree(work / f"feats_{m:g}", ignore_errors=True)
+            print(f"{verb:<20} {seconds / 60:6.2f} min: peak RSS {peak / 2**20:6.0f} MiB, {wall:6.1f} s ({seconds / wall:.0f}x real time)")
+            shutil.rmtree(work / f"feats_{m:g}", ignore_errors=True)
         rec.unlink()
     for verb, values in peaks.items():
         ratios = ", ".join(f"{m:.3g} min {v / values[0]:.2f}" for m, v in zip(minutes, values))

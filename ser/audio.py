@@ -170,9 +170,7 @@ class AudioFile:
         Only the region is read. Digital silence (all samples zero) is refused unless `allow_silence`: its
         features are degenerate (log energies of -inf) and would silently poison normalisation statistics.
         """
-        first = 0 if start is None else int(round(start * self.rate))
-        last = None if end is None or end <= 0 else int(round(end * self.rate))
-        where = "" if start is None else f"segment {start:.2f}-{end} s: "
+        first, last, where = self._region(start, end)
         try:
             if self.decoded is not None:
                 data = self.decoded[first:last, None]
@@ -182,17 +180,61 @@ class AudioFile:
             raise InputFileError(self.path, f"{where}cannot decode audio ({exc})") from None
         if data.shape[0] == 0:
             raise InputFileError(self.path, f"{where}empty" if where else "zero-length audio (no samples)")
-        mono = _mono(data)
-        if not np.isfinite(mono).all():
-            bad = int((~np.isfinite(mono)).sum())
-            raise InputFileError(self.path, f"{where}{bad} of {mono.size} samples are NaN or Inf")
-        peak = float(np.abs(mono).max())
-        if peak > MAX_PEAK:  # a float file holding integer-scaled samples: every feature would be off
-            raise InputFileError(self.path, f"{where}samples reach {peak:.1f}, far outside [-1, 1] (integer values in a "
-                                 "float file?); rescale the file")
+        mono = self._checked(_mono(data), where)
         if not allow_silence and not np.any(mono):
             raise InputFileError(self.path, f"{where}digital silence" if where else "all samples are zero (digital silence)")
         return resample(np.ascontiguousarray(mono, dtype=np.float32), self.rate, target_rate)
+
+    def stream(self, start: float | None = None, end: float | None = None, target_rate: int = TARGET_RATE,
+               block_seconds: float = 5.0) -> Iterator[np.ndarray]:
+        """The samples `read` returns, as consecutive float32 blocks (their concatenation equals `read`'s array, bit
+        for bit: libsoxr's stream resampler gives what its one-shot call does), read and resampled one block at a
+        time so a one-pass consumer of an hour of audio (openSMILE functionals) never holds it whole. The same
+        checks as `read`; empty and silent audio are refused after the last block."""
+        first, last, where = self._region(start, end)
+        size = max(1, int(block_seconds * self.rate))
+        resampler = None
+        if self.rate != target_rate:
+            import soxr
+
+            resampler = soxr.ResampleStream(self.rate, target_rate, 1, dtype="float32")
+        region = None if self.decoded is None else self.decoded[first:last]
+        chunks = ((region[i : i + size, None] for i in range(0, region.size, size)) if region is not None else
+                  sf.blocks(str(self.path), blocksize=size, start=first, stop=last, dtype="float32", always_2d=True))
+        heard, total = False, 0
+        try:
+            for data in chunks:
+                mono = np.ascontiguousarray(self._checked(_mono(data), where), dtype=np.float32)
+                heard = heard or bool(np.any(mono))
+                total += mono.size
+                yield mono if resampler is None else resampler.resample_chunk(mono)
+        except InputFileError:
+            raise
+        except Exception as exc:
+            raise InputFileError(self.path, f"{where}cannot decode audio ({exc})") from None
+        if total == 0:
+            raise InputFileError(self.path, f"{where}empty" if where else "zero-length audio (no samples)")
+        if not heard:
+            raise InputFileError(self.path, f"{where}digital silence" if where else "all samples are zero (digital silence)")
+        if resampler is not None:
+            yield resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+
+    def _region(self, start: float | None, end: float | None) -> tuple[int, int | None, str]:
+        """(first sample, last sample or None for the end, the prefix errors about a region carry)."""
+        first = 0 if start is None else int(round(start * self.rate))
+        last = None if end is None or end <= 0 else int(round(end * self.rate))
+        return first, last, "" if start is None else f"segment {start:.2f}-{end} s: "
+
+    def _checked(self, mono: np.ndarray, where: str) -> np.ndarray:
+        """`mono`, or InputFileError for NaN/Inf samples or integer-scaled values in a float file."""
+        if not np.isfinite(mono).all():
+            bad = int((~np.isfinite(mono)).sum())
+            raise InputFileError(self.path, f"{where}{bad} of {mono.size} samples are NaN or Inf")
+        peak = float(np.abs(mono).max()) if mono.size else 0.0
+        if peak > MAX_PEAK:  # a float file holding integer-scaled samples: every feature would be off
+            raise InputFileError(self.path, f"{where}samples reach {peak:.1f}, far outside [-1, 1] (integer values in a "
+                                 "float file?); rescale the file")
+        return mono
 
     def blocks(self, size: int) -> Iterator[np.ndarray]:
         """The whole file as consecutive mono float64 blocks of `size` samples at the file's own rate, read one

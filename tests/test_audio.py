@@ -162,3 +162,23 @@ def test_files_no_decoder_should_see_are_named_before_opening(tmp_path):
         with pytest.raises(InputFileError) as info:
             AudioFile(tmp_path / f"{name}.wav")
         assert reason in info.value.reason and info.value.path == str(tmp_path / f"{name}.wav")
+
+
+def test_streamed_blocks_are_the_samples_read_returns(tmp_path):
+    """`AudioFile.stream` (one-pass consumers of long files) gives `read`'s samples bit for bit, block by block:
+    16 kHz mono, 44.1 kHz stereo (streamed resampling) and a region; bad files fail with `read`'s reasons."""
+    from ser.audio import open_audio
+
+    rng = np.random.default_rng(3)
+    for rate, channels in ((16000, 1), (44100, 2), (22050, 1)):
+        path = tmp_path / f"a{rate}.wav"
+        sf.write(path, (0.1 * rng.standard_normal((rate * 7 + 77, channels))).astype(np.float32), rate, subtype="PCM_16")
+        audio = open_audio(path)
+        for region in ((None, None), (1.5, 5.25)):
+            blocks = list(audio.stream(*region, block_seconds=1.0))
+            assert len(blocks) > 3 and all(b.dtype == np.float32 for b in blocks)
+            np.testing.assert_array_equal(np.concatenate(blocks), audio.read(*region))
+    for name, (path, fragment) in write_bad_files(tmp_path).items():
+        with pytest.raises(InputFileError) as info:
+            list(open_audio(path).stream(block_seconds=0.01))
+        assert fragment.lower() in info.value.reason.lower(), f"{name}: {info.value.reason}"

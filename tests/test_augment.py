@@ -353,3 +353,41 @@ def test_shift_copies_cut_the_start_and_change_the_framing(emodb_dir, tmp_path):
         a, b = np.asarray(orig[u]), np.asarray(copies[f"shift3-{u}"])
         assert a.shape == b.shape and not np.array_equal(a, b)
         assert np.median(np.abs(a - b) / (np.abs(a) + 1e-3)) < 0.05  # most features move by under 5%
+
+
+def test_codec_copies_are_what_scoring_the_encoded_file_reads(emodb_dir, tmp_path):
+    """`ser extract --codec mp3:64,aac:64`: mp364k-/aac64k- copies are the clip encoded at 64 kbit/s and decoded by
+    `ser`'s own reader (the samples scoring that .mp3/.m4a would see: aligned with the WAV, ~25 dB SNR, not equal);
+    their functionals move a little; a codec or bitrate `ser` cannot make is refused."""
+    from ser.audio import load_audio
+    from ser.codec import encode_pcm, to_pcm16
+    from ser.errors import SerError
+    from ser.frontend.perturb import Perturbation, apply_perturbation, plan_perturbations
+
+    x = load_audio(emodb_dir / "03a01Fa.wav")
+    for codec, suffix in (("mp3", ".mp3"), ("aac", ".m4a")):
+        p = Perturbation("codec", 64.0, 0, codec)
+        assert p.prefix == f"{codec}64k" and Perturbation.from_line(p.to_line()) == p
+        y = apply_perturbation(x, 16000, p)
+        encode_pcm(to_pcm16(x), 16000, tmp_path / f"clip{suffix}", codec, 64000)
+        assert np.array_equal(y, load_audio(tmp_path / f"clip{suffix}"))
+        n = min(x.size, y.size)
+        assert abs(x.size - y.size) < 0.01 * 16000
+        snr = 10 * np.log10(np.sum(x[:n] ** 2) / np.sum((x[:n] - y[:n]) ** 2))
+        assert 15 < snr < 40, f"{codec}: {snr:.1f} dB"
+    for bad in ([("flac", 64.0)], [("mp3", 0.0)]):
+        with pytest.raises(SerError, match="--codec"):
+            plan_perturbations(codecs=bad)
+    ids = ["03a01Fa", "08a01Ab"]
+    DataDir(maps={"wav.scp": {u: str(emodb_dir / f"{u}.wav") for u in ids}, "utt2spk": {u: u[:2] for u in ids},
+                  "utt2emo": {u: LETTERS[u[5]] for u in ids}}).write(tmp_path / "data")
+    assert main(["extract", "--features", "egemaps88", "--nj", "1", "--no-progress", "--codec", "mp3:64,aac:64",
+                 str(tmp_path / "data"), str(tmp_path / "feats")]) == 0
+    aug = DataDir.read(tmp_path / "feats" / "augment")
+    assert aug.maps["utt2perturb"] == {f"{c}64k-{u}": f"codec 64 {c}" for c in ("mp3", "aac") for u in ids}
+    orig = kaldiio.load_scp(str(tmp_path / "feats" / "feats.scp"))
+    copies = kaldiio.load_scp(str(tmp_path / "feats" / "augment" / "feats.scp"))
+    for u in ids:
+        a, b = np.asarray(orig[u]), np.asarray(copies[f"aac64k-{u}"])
+        assert a.shape == b.shape and not np.array_equal(a, b)
+        assert np.median(np.abs(a - b) / (np.abs(a) + 1e-3)) < 0.1

@@ -313,3 +313,53 @@ def test_drop_leaves_out_the_named_columns_and_refuses_typos(clips, emodb_dir):
         FeatureSet.from_dict({**nosdn.to_dict(), "drop": ["*_stdevNorm"]}).build()
     with pytest.raises(SerError, match="leaves no feature"):
         FeatureSet.from_dict({**nosdn.to_dict(), "drop": ["*"]}).build()
+
+
+@pytest.mark.parametrize("name", ["egemaps88", "emobase988", "egemaps_stable"])
+def test_streamed_functionals_equal_one_pass(emodb_dir, tmp_path, monkeypatch, name):
+    """Functionals of a long utterance are one openSMILE pass whose audio is streamed in blocks (never whole): the
+    same row as the one-write pass, bit for bit, for a file at 16 kHz and one resampled from 44.1 kHz, whole and as a
+    region; the streaming path is really taken (the one-write call is not used)."""
+    import soxr
+
+    from ser.audio import open_audio
+    from ser.frontend import featurise as fz
+
+    x = np.concatenate([sf.read(f, dtype="float32")[0] for f in sorted(emodb_dir.glob("*.wav"))[:6]])
+    fs = load_feature_set(name)
+    extractor = fs.build()
+    assert extractor.streams
+    monkeypatch.setattr(fz, "ONE_PASS_SECONDS", 3.0)
+    calls = []
+    monkeypatch.setattr(fz, "featurise_samples", lambda *a, **k: calls.append(1))  # the one-write path: unused
+    for rate in (16000, 44100):
+        path = tmp_path / f"long{rate}.wav"
+        sf.write(path, x if rate == 16000 else soxr.resample(x, 16000, rate), rate, subtype="PCM_16")
+        audio = open_audio(path)
+        expected = [fs.postprocess(extractor(audio.read(*region, fs.sample_rate), fs.sample_rate))
+                    for region in ((None, None), (1.5, 9.0))]
+        streamed = [fz.featurise(fs, extractor, str(path), *region) for region in ((None, None), (1.5, 9.0))]
+        assert not calls
+        for got, want in zip(streamed, expected):
+            assert got.shape == (1, extractor.dim) and np.array_equal(got, want)
+
+
+def test_a_stream_cut_short_raises_and_the_next_one_is_right(emodb_dir):
+    """Bad audio mid-file stops the openSMILE run (no hang, its thread ends) with the reader's error; the extractor
+    then gives the right features for the next utterance."""
+    import threading
+
+    from ser.errors import InputFileError
+
+    x = np.concatenate([sf.read(f, dtype="float32")[0] for f in sorted(emodb_dir.glob("*.wav"))[:3]])
+    extractor = load_feature_set("egemaps88").build()
+    expected = extractor(x, 16000)
+
+    def broken():
+        yield x[:32000]
+        raise InputFileError("long.wav", "cannot decode audio (damaged block)")
+
+    with pytest.raises(InputFileError, match="damaged block"):
+        extractor.stream(broken(), 16000)
+    assert not [t for t in threading.enumerate() if t.name == "opensmile-stream"]
+    assert np.array_equal(extractor.stream(iter(np.array_split(x, 7)), 16000), expected)

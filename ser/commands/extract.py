@@ -27,6 +27,18 @@ def _numbers(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got '{text}'") from None
 
 
+def _codec_list(text: str) -> list[tuple[str, float]]:
+    """`mp3:64,aac:64` -> [("mp3", 64.0), ("aac", 64.0)]."""
+    pairs = []
+    for item in (v.strip() for v in text.split(",") if v.strip()):
+        codec, _, kbps = item.partition(":")
+        try:
+            pairs.append((codec.strip().lower(), float(kbps)))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected CODEC:KBPS pairs such as mp3:64,aac:64, got '{item}'") from None
+    return pairs
+
+
 def add_cluster(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cluster", help="run the work on a Dask cluster: local:N (start N workers here), "
                         "tcp://HOST:8786 (a running scheduler) or a scheduler file (.json); default: --nj local processes")
@@ -54,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "copies rev0.3-<utt> ...")
     aug.add_argument("--shift-ms", type=_numbers, default=[], metavar="MS,MS",
                      help="framing copies shift3-<utt>: the clip without its first MS milliseconds (frames fall elsewhere)")
+    aug.add_argument("--codec", type=_codec_list, default=[], metavar="CODEC:KBPS,...",
+                     help="lossy-codec copies, e.g. mp3:64,aac:64: copies mp364k-<utt>, aac64k-<utt> encoded at KBPS kbit/s "
+                          "and decoded as `ser` reads such files (AAC in .m4a as phones record it)")
     aug.add_argument("--telephone", action="store_true",
                      help="telephone-channel copies tel-<utt>: to 8 kHz, G.711 mu-law, 300-3400 Hz, and back")
     aug.add_argument("--telephone-linear", action="store_true",
@@ -99,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         print(f"failures are listed in {Path(args.out_dir) / 'failed.txt'}", file=sys.stderr)
     if args.speed_perturb or args.noise_snr or args.gain_db or args.reverb_rt60 or args.telephone \
-            or args.telephone_linear or args.shift_ms:
+            or args.telephone_linear or args.shift_ms or args.codec:
         from ser.frontend.extract import extract_copies
         from ser.frontend.perturb import plan_perturbations
 
@@ -108,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
 
             raise SerError("--noise-dir needs --noise-snr (the SNRs to add its noise at)")
         kinds = plan_perturbations(args.speed_perturb, args.noise_snr, args.gain_db, args.noise_dir, args.reverb_rt60,
-                                   ["mulaw"] * args.telephone + ["linear"] * args.telephone_linear, args.shift_ms)
+                                   ["mulaw"] * args.telephone + ["linear"] * args.telephone_linear, args.shift_ms,
+                                   args.codec)
         done = DataDir.read(Path(args.out_dir))  # copies only of utterances whose features exist
         copies = extract_copies(done, args.out_dir, fs, kinds, nj=args.nj, overwrite=args.overwrite,
                                 progress=False if args.no_progress else None, cluster=args.cluster)

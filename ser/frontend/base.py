@@ -22,6 +22,8 @@ class Extractor(Protocol):
     #: optional, default False: True when a frame depends only on samples within a few seconds of it, so long
     #: audio may be featurised block by block with context (``ser.frontend.featurise``); False for extractors with
     #: a whole-utterance step (a level threshold relative to the loudest frame, a global pitch decoding)
+    #: optional, default False: `streams` True and a method `stream(blocks, rate)` when one pass over an utterance can
+    #: take its audio as consecutive blocks (openSMILE functionals), so a long utterance is never read whole
 
     @property
     def dim(self) -> int: ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,13 @@ class ColumnSubset:
 
     def __call__(self, samples: np.ndarray, rate: int) -> np.ndarray:
         return np.ascontiguousarray(self.base(samples, rate)[:, self.columns])
+
+    @property
+    def streams(self) -> bool:
+        return bool(getattr(self.base, "streams", False))
+
+    def stream(self, blocks: Iterable[np.ndarray], rate: int) -> np.ndarray:
+        return np.ascontiguousarray(self.base.stream(blocks, rate)[:, self.columns])
 
 
 def load_feature_set(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> FeatureSet:

@@ -8,7 +8,9 @@ holds one block's audio and features, not the hour's: `ser extract` writes them 
 (``ser.frontend.spill``), and only callers that ask for the joined matrix (`featurise`) hold it. Only extractors that
 declare `blockwise` (openSMILE LLDs, Kaldi fbank/MFCC) are cut: the others have a whole-utterance step (a level
 threshold relative to the loudest frame), and utterance-level sets (functionals) need the whole utterance in one
-pass; they read long audio whole, and `ser score` cuts long files into windows (``ser.score``).
+pass: those whose extractor `streams` (openSMILE's functionals) are given a long region's audio block by block
+(``AudioFile.stream``) in that one pass, the others read it whole; `ser score` cuts long files into windows
+(``ser.score``).
 
 The one path shared by `ser extract` and `ser score`, so a clip scored later gets exactly the features its
 training data had. Runs in worker processes: `init_featuriser` builds the extractor once per process
@@ -75,6 +77,11 @@ def _cut_in_blocks(fs: FeatureSet, extractor: Any, first: float, last: float) ->
     return bool(fs.level == "frame" and blockwise and last - first > max(ONE_PASS_SECONDS, BLOCK_SECONDS))
 
 
+def _streamed(fs: FeatureSet, extractor: Any, first: float, last: float) -> bool:
+    """True when [first, last) s is long enough, and the set one whose single pass `streams`, to be read in blocks."""
+    return bool(fs.level == "utterance" and getattr(extractor, "streams", False) and last - first > ONE_PASS_SECONDS)
+
+
 def feature_stream(fs: FeatureSet, extractor: Any, path: str, start: float | None = None,
                    end: float | None = None) -> Iterator[np.ndarray]:
     """The features of one clip as consecutive row blocks (one block for short clips), so a caller that writes
@@ -84,6 +91,9 @@ def feature_stream(fs: FeatureSet, extractor: Any, path: str, start: float | Non
     last = end if end is not None and end > 0 else audio.duration
     if _cut_in_blocks(fs, extractor, first, last):
         yield from feature_blocks(fs, extractor, audio, first, last)
+    elif _streamed(fs, extractor, first, last):
+        feats = extractor.stream(audio.stream(start, end, fs.sample_rate), fs.sample_rate)
+        yield check_features(fs.postprocess(feats), str(audio.path), last - first)
     else:
         yield featurise_samples(fs, extractor, audio.read(start, end, fs.sample_rate), fs.sample_rate, path)
 

@@ -2,11 +2,13 @@
 
 Frame-level sets take openSMILE's LLDs and append our own regression deltas (window 2, the
 openSMILE/HTK formula), so `deltas: 2` gives 26 -> 78 for Emobase as GA-GRU uses; openSMILE's
-own LLD_Deltas level stops at first order. Utterance-level sets return openSMILE's functionals.
+own LLD_Deltas level stops at first order. Utterance-level sets return openSMILE's functionals; those openSMILE
+runs natively also `stream` a long utterance's audio block by block (``ser.frontend.smile_native``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -65,6 +67,23 @@ class OpenSmileExtractor:
         # LLDs depend on nearby samples only (F0env's smoothing reaches ~2 s back: see featurise.CONTEXT_SECONDS),
         # so long audio may be computed in blocks (tested equal to one pass)
         self.blockwise = feature_level == "lld"
+        self._native_set = feature_set if native and feature_level == "functionals" else None
+        self._streamer: Any = None
+
+    @property
+    def streams(self) -> bool:
+        """True when one pass over a long utterance can take its audio in blocks (`stream`)."""
+        return self._native_set is not None
+
+    def stream(self, blocks: Iterable[np.ndarray], rate: int) -> np.ndarray:
+        """Functionals of the concatenated `blocks`, equal to `self(concatenated, rate)`, never holding them whole."""
+        if self._native_set is None:
+            raise RuntimeError("this openSMILE set cannot stream its audio")
+        if self._streamer is None:  # its own instance: the ring-buffered source is set at build time
+            from ser.frontend import smile_native
+
+            self._streamer = smile_native.NativeSmile(self._native_set, "functionals", streaming=True)
+        return self._streamer.stream(blocks, rate).astype(np.float32, copy=False)
 
     @property
     def dim(self) -> int:

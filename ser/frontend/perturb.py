@@ -16,6 +16,8 @@ Both keep the clip's length and RMS level, so they change the channel only (gain
 ``shift3-<utt>`` is the clip with its first 3 ms cut off: the same speech, but the 10 ms analysis frames fall
 elsewhere, a change nobody hears and that re-encoding (MP3/AAC) or a recorder's start time also makes; a model
 trained on such copies learns weights that do not hang on where the frames fall.
+``mp364k-<utt>`` / ``aac64k-<utt>`` is the clip encoded as MP3 / AAC (.m4a) at 64 kbit/s and decoded as `ser`
+decodes such a file (``ser.codec``): the lossy channel of phone recordings and downloads.
 Numpy FFTs only: the runtime install has no scipy.
 """
 
@@ -28,6 +30,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ser.codec import CODECS, round_trip
 from ser.datadir import DataDir
 from ser.errors import SerError
 
@@ -46,8 +49,8 @@ MULAW, LINEAR = "mulaw", "linear"
 @dataclass(frozen=True)
 class Perturbation:
     """One perturbation: `speed` (factor), `noise` (SNR in dB, seed, source: white or a file), `gain` (dB),
-    `reverb` (RT60 in s, seed), `telephone` (source: mulaw or linear companding; value unused) or `shift`
-    (milliseconds cut from the start)."""
+    `reverb` (RT60 in s, seed), `telephone` (source: mulaw or linear companding; value unused), `shift`
+    (milliseconds cut from the start) or `codec` (kbit/s; source: the codec, aac or mp3)."""
 
     kind: str
     value: float
@@ -59,6 +62,8 @@ class Perturbation:
         """The id prefix of its copies: sp0.9, snr10, gain-6 (Kaldi's sp0.9- style)."""
         if self.kind == "telephone":
             return "tel" if self.source == MULAW else "tellin"
+        if self.kind == "codec":
+            return f"{self.source}{self.value:g}k"
         short = {"speed": "sp", "noise": "snr", "gain": "gain", "reverb": "rev", "shift": "shift"}[self.kind]
         return f"{short}{self.value:g}"
 
@@ -70,6 +75,8 @@ class Perturbation:
             return f"reverb {self.value:g} {self.seed}"
         if self.kind == "telephone":
             return f"telephone {self.source}"
+        if self.kind == "codec":
+            return f"codec {self.value:g} {self.source}"
         return f"{self.kind} {self.value:g}"
 
     @classmethod
@@ -84,10 +91,12 @@ class Perturbation:
                 return cls("reverb", float(parts[1]), int(parts[2]))
             if parts[0] == "telephone" and len(parts) == 2 and parts[1] in (MULAW, LINEAR):
                 return cls("telephone", 0.0, 0, parts[1])
+            if parts[0] == "codec" and len(parts) == 3 and parts[2] in CODECS:
+                return cls("codec", float(parts[1]), 0, parts[2])
         except (ValueError, IndexError):
             pass
         raise SerError(f"utt2perturb: cannot read the perturbation '{line}' (speed F, gain DB, noise SNR SEED SOURCE, "
-                       "reverb RT60 SEED, telephone mulaw|linear or shift MS)")
+                       "reverb RT60 SEED, telephone mulaw|linear, shift MS or codec KBPS aac|mp3)")
 
 
 def change_speed(samples: np.ndarray, rate: int, factor: float) -> np.ndarray:
@@ -206,7 +215,9 @@ def apply_perturbation(samples: np.ndarray, rate: int, p: Perturbation) -> np.nd
         return telephone(samples, rate, p.source)
     if p.kind == "shift":
         return shift_start(samples, rate, p.value)
-    raise SerError(f"unknown perturbation '{p.kind}' (speed, noise, gain, reverb, telephone, shift)")
+    if p.kind == "codec":
+        return round_trip(samples, rate, p.source, p.value)
+    raise SerError(f"unknown perturbation '{p.kind}' (speed, noise, gain, reverb, telephone, shift, codec)")
 
 
 def shift_start(samples: np.ndarray, rate: int, ms: float) -> np.ndarray:
@@ -232,9 +243,11 @@ def noise_files(noise_dir: str | Path | None) -> list[str]:
 
 def plan_perturbations(speeds: Sequence[float] = (), snrs: Sequence[float] = (), gains: Sequence[float] = (),
                        noise_dir: str | Path | None = None, rt60s: Sequence[float] = (),
-                       phone: Sequence[str] = (), shifts_ms: Sequence[float] = ()) -> list[tuple[str, list[Perturbation]]]:
+                       phone: Sequence[str] = (), shifts_ms: Sequence[float] = (),
+                       codecs: Sequence[tuple[str, float]] = ()) -> list[tuple[str, list[Perturbation]]]:
     """(kind, [template]) per copy kind; a noise or reverb kind's seed (and noise file) is drawn per copy in
-    `augment_datadir`. `phone`: telephone copies with these companding modes (mulaw -> tel, linear -> tellin)."""
+    `augment_datadir`. `phone`: telephone copies with these companding modes (mulaw -> tel, linear -> tellin);
+    `codecs`: (codec, kbit/s) pairs."""
     out: list[tuple[str, list[Perturbation]]] = []
     for factor in speeds:
         if factor <= 0:
@@ -259,6 +272,12 @@ def plan_perturbations(speeds: Sequence[float] = (), snrs: Sequence[float] = (),
         if not ms > 0:
             raise SerError(f"--shift-ms values must be > 0 milliseconds, not {ms:g}")
         out.append((Perturbation("shift", float(ms)).prefix, [Perturbation("shift", float(ms))]))
+    for codec, kbps in codecs:
+        if codec not in CODECS or not kbps > 0:
+            raise SerError(f"--codec takes CODEC:KBPS with CODEC one of {', '.join(sorted(CODECS))} and KBPS > 0, "
+                           f"not '{codec}:{kbps:g}'")
+        p = Perturbation("codec", float(kbps), 0, codec)
+        out.append((p.prefix, [p]))
     return out
 
 
