@@ -25,7 +25,6 @@ import argparse
 import json
 import sys
 import tempfile
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -47,20 +46,12 @@ def pick(emodb: Path, limit: int | None) -> list[Path]:
 
 
 def encode(wav: Path, out: Path, codec: str, bitrate: int, timestamps: bool = True) -> None:
-    """Encode with PyAV. With timestamps the encoder's first packet gets a negative pts, so the muxer records the
-    priming delay (MP4 edit list) as ffmpeg's command line and phones do; without them it records none."""
-    import av
+    """The WAV's 16-bit samples through ``ser.codec.encode_pcm`` (with timestamps: the priming delay declared in the
+    MP4 edit list, as ffmpeg's command line and phones write it; without: none declared)."""
+    from ser.codec import encode_pcm
 
     x, rate = sf.read(str(wav), dtype="int16", always_2d=True)
-    with av.open(str(out), "w") as container:
-        stream = container.add_stream(codec, rate=rate, layout="mono" if x.shape[1] == 1 else "stereo")
-        stream.bit_rate = bitrate
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x.T.reshape(1, -1)), format="s16", layout=stream.layout.name)
-        frame.sample_rate = rate
-        if timestamps:
-            frame.pts, frame.time_base = 0, Fraction(1, rate)
-        for packet in [*stream.encode(frame), *stream.encode(None)]:
-            container.mux(packet)
+    encode_pcm(x, rate, out, codec, bitrate, timestamps)
 
 
 def perturb(wav: Path, out: Path, kind: str, rng: np.random.Generator) -> None:

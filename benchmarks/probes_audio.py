@@ -124,4 +124,26 @@ def long_file_is_scored_in_windows(tmp: Path) -> Result:
                    f"rc {proc.returncode}, {peak:.0f} MiB: {proc.stderr[-200:]}")
 
 
+@probe
+def functionals_of_an_11_min_file_are_refused(tmp: Path) -> Result:
+    """Item 4 for utterance-level sets: openSMILE keeps every frame of an utterance for its functionals, so one over
+    10 min is refused before its audio is read (naming the file and the limit); the short clip beside it is extracted."""
+    from ser.datadir import DataDir
+
+    long = tmp / "long.wav"
+    with sf.SoundFile(long, "w", 16000, 1, subtype="PCM_16") as handle:
+        for _ in range(66):
+            handle.write(tone(10.0))
+    good = tone_wavs(tmp / "good", ["ok"])["ok"]
+    DataDir(maps={"wav.scp": {"a_long": str(long), "b_ok": str(good)},
+                  "utt2spk": {"a_long": "s", "b_ok": "s"}}).write(tmp / "data")
+    proc, peak = child_peak_rss_mib(SER + ["extract", "--features", "egemaps88", "--nj", "1", "--no-progress",
+                                           str(tmp / "data"), str(tmp / "feats")], timeout=300)
+    failed = read(tmp / "feats" / "failed.txt")
+    ok = (proc.returncode == 1 and "a_long" in failed and str(long) in failed and "limited to 10 min" in failed
+          and lines(tmp / "feats" / "feats.scp") == 1 and peak < 400)
+    return verdict(ok, f"refused in failed.txt, the short clip extracted, peak {peak:.0f} MiB",
+                   f"rc {proc.returncode}, {peak:.0f} MiB, failed.txt: {failed[-200:]!r}, stderr {proc.stderr[-200:]}")
+
+
 __all__: list[str] = []

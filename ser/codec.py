@@ -57,7 +57,7 @@ def round_trip(samples: np.ndarray, rate: int, codec: str, kbps: float) -> np.nd
     encoder, suffix = CODECS[codec]
     with tempfile.TemporaryDirectory(prefix="ser-codec-") as tmp:
         path = Path(tmp) / f"copy{suffix}"
-        encode_pcm(to_pcm16(samples), rate, path, encoder, int(round(kbps * 1000)))
+        encode_pcm(to_pcm16(samples), rate, path, encoder, round(kbps * 1000))
         return load_audio(path, rate, allow_silence=True)
 
 

@@ -6,6 +6,7 @@ README's "Limits and trust model" lists them.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import IO, Any, Iterator
 
@@ -19,6 +20,23 @@ MAX_LINE_CHARS = 1_000_000
 MAX_DOC_BYTES = 256 * 1024**2
 #: a text model file (`model.pt` of `ser text-train`); bundles have their own limits in ser.bundle
 MAX_TEXT_MODEL_BYTES = 2 * 1024**3
+#: the environment variable that raises (or lowers) `max_functionals_seconds`, in minutes
+FUNCTIONALS_MINUTES_ENV = "SER_MAX_FUNCTIONALS_MINUTES"
+#: one utterance given to an utterance-level (functionals) set: openSMILE keeps every frame of it for the
+#: percentiles, ~1.2-2.4 KB per 10 ms for eGeMAPS (265 MiB peak at 10 min, 1.2 GiB at 60 min), and one vector over
+#: more than minutes of speech says little about emotion; emotion corpora's utterances last seconds
+MAX_FUNCTIONALS_MINUTES = 10.0
+
+
+def max_functionals_seconds() -> float:
+    """The longest utterance (s) an utterance-level set featurises: `MAX_FUNCTIONALS_MINUTES`, or the environment's
+    SER_MAX_FUNCTIONALS_MINUTES (read in each worker, so local workers inherit it; 0 or less: no limit)."""
+    text = os.environ.get(FUNCTIONALS_MINUTES_ENV, "").strip()
+    try:
+        minutes = float(text) if text else MAX_FUNCTIONALS_MINUTES
+    except ValueError:
+        minutes = MAX_FUNCTIONALS_MINUTES
+    return float("inf") if minutes <= 0 else minutes * 60.0
 
 
 def check_file_size(path: str | Path, limit: int, what: str) -> None:

@@ -106,18 +106,9 @@ def test_float_file_with_integer_scaled_samples_is_refused(tmp_path):
 
 def _encode_aac(path, x: np.ndarray, rate: int) -> None:
     """AAC in MP4 with timestamps, as ffmpeg's command line writes it: the edit list declares the 1024 priming samples."""
-    from fractions import Fraction
+    from ser.codec import encode_pcm
 
-    import av
-
-    pcm = np.round(np.atleast_2d(x.T).T * 32767).astype(np.int16)  # (samples, channels)
-    with av.open(str(path), "w", format="mp4") as out:
-        stream = out.add_stream("aac", rate=rate, layout="mono" if pcm.shape[1] == 1 else "stereo")
-        stream.bit_rate = 128000
-        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout=stream.layout.name)
-        frame.sample_rate, frame.pts, frame.time_base = rate, 0, Fraction(1, rate)
-        for packet in [*stream.encode(frame), *stream.encode(None)]:
-            out.mux(packet)
+    encode_pcm(np.round(np.atleast_2d(x.T).T * 32767).astype(np.int16), rate, path, "aac", 128000)
 
 
 def test_m4a_decodes_sample_aligned_with_the_wav_it_was_made_from(emodb_dir, tmp_path):

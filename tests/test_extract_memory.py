@@ -154,3 +154,39 @@ def test_extract_memory_is_flat_in_file_length(emodb_dir, tmp_path, small_blocks
     print(f"traced peaks: short {small}, long {large}, long matrix {matrix}")
     assert large < matrix, (large, matrix)
     assert large < 1.3 * small + (256 << 10), (small, large)
+
+
+def test_functionals_read_long_audio_in_blocks(emodb_dir, tmp_path, small_blocks):
+    """A functionals set over a ~2 min file: the audio reaches openSMILE block by block, so the Python-side peak
+    (tracemalloc, numpy buffers included) stays below the file's own samples, and the row equals the one-write
+    pass's."""
+    from ser.audio import load_audio
+
+    fs = load_feature_set("emobase988")
+    long = one_utt_datadir(concatenated(emodb_dir, tmp_path / "long.wav", 45), tmp_path / "long")
+    _traced_peak(long, tmp_path / "warm", fs)
+    peak = _traced_peak(long, tmp_path / "f_long", fs)
+    samples = load_audio(tmp_path / "long.wav")
+    print(f"traced peak {peak}, the file's float32 samples {samples.nbytes}")
+    assert peak < 0.5 * samples.nbytes, (peak, samples.nbytes)
+    row = kaldiio.load_scp(str(tmp_path / "f_long" / "feats.scp"))["rec"]
+    assert np.array_equal(row, fs.postprocess(fs.build()(samples, 16000)))
+
+
+def test_functionals_of_a_too_long_utterance_are_refused_and_the_batch_goes_on(emodb_dir, tmp_path, monkeypatch):
+    """Past SER_MAX_FUNCTIONALS_MINUTES (default 10) an utterance-level set refuses the utterance with a reason that
+    names the limit and the way out; the other utterances are extracted; 0 lifts the limit."""
+    ids = ["03a01Fa", "03a01Nc", "03b10Ec"]  # 1.9, 1.6 and 3.2 s
+    data = make_datadir(emodb_dir, tmp_path / "data", ids)
+    fs = load_feature_set("egemaps88")
+    monkeypatch.setenv("SER_MAX_FUNCTIONALS_MINUTES", "0.04")  # 2.4 s: one of the three clips is longer
+    result = extract(DataDir.read(data), tmp_path / "feats", fs, nj=1, progress=False)
+    durations = {u: sf.info(str(emodb_dir / f"{u}.wav")).duration for u in ids}
+    too_long = {u for u, d in durations.items() if d > 2.4}
+    assert too_long and len(too_long) < 3
+    assert {f.utt for f in result.failures} == too_long
+    assert all("limited to 0.04 min" in f.reason and "SER_MAX_FUNCTIONALS_MINUTES" in f.reason for f in result.failures)
+    assert set(kaldiio.load_scp(str(tmp_path / "feats" / "feats.scp"))) == set(durations) - too_long
+    monkeypatch.setenv("SER_MAX_FUNCTIONALS_MINUTES", "0")
+    assert extract(DataDir.read(data), tmp_path / "feats", fs, nj=1, progress=False).ok
+    assert set(kaldiio.load_scp(str(tmp_path / "feats" / "feats.scp"))) == set(durations)

@@ -29,6 +29,7 @@ import numpy as np
 from ser.audio import open_audio
 from ser.errors import InputFileError
 from ser.frontend.featureset import FeatureSet
+from ser.limits import FUNCTIONALS_MINUTES_ENV, max_functionals_seconds
 
 #: (audio path, start s or None, end s or None), plus a perturbation line (utt2perturb) for an augmented copy
 Task = tuple
@@ -91,6 +92,11 @@ def feature_stream(fs: FeatureSet, extractor: Any, path: str, start: float | Non
     last = end if end is not None and end > 0 else audio.duration
     if _cut_in_blocks(fs, extractor, first, last):
         yield from feature_blocks(fs, extractor, audio, first, last)
+    elif fs.level == "utterance" and last - first > max_functionals_seconds():
+        raise InputFileError(path, f"{(last - first) / 60:.2f} min of audio for one '{fs.name}' vector: utterance-level sets are "
+                             f"limited to {max_functionals_seconds() / 60:g} min (openSMILE keeps every frame for the "
+                             f"percentiles); cut the recording into utterances (a segments file) or set "
+                             f"{FUNCTIONALS_MINUTES_ENV}=MINUTES (0: no limit)")
     elif _streamed(fs, extractor, first, last):
         feats = extractor.stream(audio.stream(start, end, fs.sample_rate), fs.sample_rate)
         yield check_features(fs.postprocess(feats), str(audio.path), last - first)

@@ -211,7 +211,7 @@ def _run_into(smile: Any, failures: list[BaseException]) -> None:
     """`smile.run()` in the stream's thread; what it raises goes to `failures` for the writer to re-raise."""
     try:
         smile.run()
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001  everything goes back to the writer's thread, which re-raises it
         failures.append(exc)
 
 
