@@ -363,3 +363,28 @@ def test_a_stream_cut_short_raises_and_the_next_one_is_right(emodb_dir):
         extractor.stream(broken(), 16000)
     assert not [t for t in threading.enumerate() if t.name == "opensmile-stream"]
     assert np.array_equal(extractor.stream(iter(np.array_split(x, 7)), 16000), expected)
+
+
+def test_offset_averaged_functionals_are_the_mean_over_framings(emodb_dir):
+    """`average_offsets_ms: [3, 7]`: the row is the mean of the clip's functionals and those of the clip less its
+    first 3 and 7 ms (48 and 112 samples); it moves less than the plain row when 1 ms of silence is put in front;
+    the option is refused on frame-level sets and absent from the set's data when unused (old bundles still match)."""
+    from ser.errors import SerError
+    from ser.frontend.featureset import FeatureSet
+
+    fs = load_feature_set("egemaps88_framing")
+    averaged, plain = fs.build(), load_feature_set("egemaps88").build()
+    moved = {"averaged": [], "plain": []}
+    for path in sorted(emodb_dir.glob("03a0*.wav"))[:6]:
+        x, _ = sf.read(path, dtype="float32")
+        expected = (plain(x, 16000).astype(np.float64) + plain(x[48:], 16000) + plain(x[112:], 16000)) / 3
+        row = averaged(x, 16000)
+        np.testing.assert_array_equal(row, expected.astype(np.float32))
+        later = np.concatenate([np.zeros(16, dtype=np.float32), x])
+        moved["averaged"].append(np.abs(averaged(later, 16000) - row).sum())
+        moved["plain"].append(np.abs(plain(later, 16000) - plain(x, 16000)).sum())
+    assert np.median(moved["averaged"]) < np.median(moved["plain"]), moved
+    with pytest.raises(SerError, match="utterance-level"):
+        FeatureSet(name="x", kind="opensmile", level="frame", average_offsets_ms=[3])
+    assert "average_offsets_ms" not in load_feature_set("egemaps88").to_dict()
+    assert FeatureSet.from_dict(fs.to_dict()) == fs

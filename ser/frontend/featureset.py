@@ -60,6 +60,9 @@ class FeatureSet:
     average_frames: int = 1
     description: str = ""
     drop: list[str] = field(default_factory=list)
+    #: utterance-level only: the row is the mean of the functionals of the utterance and of its copies starting these
+    #: many ms later, so it does not hang on where the 10 ms analysis frames happen to fall (``OffsetAveraged``)
+    average_offsets_ms: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.level not in ("frame", "utterance"):
@@ -68,10 +71,18 @@ class FeatureSet:
             raise SerError(f"feature set '{self.name}': average_frames must be >= 1")
         if self.level == "utterance" and self.average_frames != 1:
             raise SerError(f"feature set '{self.name}': average_frames applies to frame-level features only")
+        if self.average_offsets_ms:
+            if self.level != "utterance":
+                raise SerError(f"feature set '{self.name}': average_offsets_ms applies to utterance-level sets only")
+            if not all(isinstance(v, (int, float)) and 0 < v < 1000 for v in self.average_offsets_ms):
+                raise SerError(f"feature set '{self.name}': average_offsets_ms must be milliseconds in (0, 1000), "
+                               f"not {self.average_offsets_ms!r}")
 
     def build(self) -> Extractor:
         extractor = make_extractor(self.kind, dict(self.options))
-        return ColumnSubset(extractor, self.kept_columns(extractor.names)) if self.drop else extractor
+        if self.drop:
+            extractor = ColumnSubset(extractor, self.kept_columns(extractor.names))
+        return OffsetAveraged(extractor, self.average_offsets_ms) if self.average_offsets_ms else extractor
 
     def kept_columns(self, names: list[str]) -> list[int]:
         """Indices of the columns `drop` keeps; a pattern that matches nothing is an error (a typo drops nothing)."""
@@ -89,11 +100,12 @@ class FeatureSet:
         return average_frames(feats, int(self.average_frames))
 
     def to_dict(self) -> dict[str, Any]:
-        """The set as data; without `drop` when it drops nothing, so feature dirs and bundles made before `drop`
-        existed still match their set."""
+        """The set as data; without `drop` / `average_offsets_ms` when empty, so feature dirs and bundles made before
+        they existed still match their set."""
         data = asdict(self)
-        if not data["drop"]:
-            del data["drop"]
+        for optional in ("drop", "average_offsets_ms"):
+            if not data[optional]:
+                del data[optional]
         return data
 
     @classmethod
@@ -129,6 +141,37 @@ class ColumnSubset:
 
     def stream(self, blocks: Iterable[np.ndarray], rate: int) -> np.ndarray:
         return np.ascontiguousarray(self.base.stream(blocks, rate)[:, self.columns])
+
+
+class OffsetAveraged:
+    """Functionals averaged over the clip and its copies starting `offsets_ms` later: an utterance's row moves
+    when its start moves by a few ms (a recorder's start, a codec's delay), because the 10 ms analysis frames then
+    fall elsewhere; the mean over several framings moves less. Costs one pass per framing."""
+
+    def __init__(self, base: Extractor, offsets_ms: list[float]) -> None:
+        self.base = base
+        self.offsets_ms = [float(v) for v in offsets_ms]
+        self.names = list(base.names)
+        self.frame_shift = base.frame_shift
+        self.blockwise = False
+        self.streams = False  # each framing is a pass of its own: a long utterance is read whole (see ser.limits)
+
+    @property
+    def dim(self) -> int:
+        return len(self.names)
+
+    def __call__(self, samples: np.ndarray, rate: int) -> np.ndarray:
+        rows = self.base(samples, rate)
+        if rows.shape[0] == 0:
+            return rows
+        total = rows.astype(np.float64)
+        for ms in self.offsets_ms:
+            cut = round(ms * rate / 1000)
+            shifted = self.base(samples[cut:], rate) if cut < samples.size else rows[:0]
+            if shifted.shape != rows.shape:  # too short to be featurised again: the unshifted row stands in
+                shifted = rows
+            total += shifted
+        return (total / (1 + len(self.offsets_ms))).astype(np.float32)
 
 
 def load_feature_set(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> FeatureSet:
