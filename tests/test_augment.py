@@ -328,6 +328,18 @@ def test_channel_copies_are_extracted_and_map_back(emodb_dir, tmp_path):
     assert table.select(["tel"], ["03a01Fa", "03a01Nc"], ["08a01Ab"]) == ["tel-03a01Fa", "tel-03a01Nc"]
 
 
+def _extract_with_copies(emodb_dir, tmp_path, ids: list[str], copy_options: list[str]):
+    """`ser extract --features egemaps88 <copy_options>` of EmoDB clips `ids`: (original features, copies' features,
+    the copies' utt2perturb)."""
+    DataDir(maps={"wav.scp": {u: str(emodb_dir / f"{u}.wav") for u in ids}, "utt2spk": {u: u[:2] for u in ids},
+                  "utt2emo": {u: LETTERS[u[5]] for u in ids}}).write(tmp_path / "data")
+    assert main(["extract", "--features", "egemaps88", "--nj", "1", "--no-progress", *copy_options,
+                 str(tmp_path / "data"), str(tmp_path / "feats")]) == 0
+    return (kaldiio.load_scp(str(tmp_path / "feats" / "feats.scp")),
+            kaldiio.load_scp(str(tmp_path / "feats" / "augment" / "feats.scp")),
+            DataDir.read(tmp_path / "feats" / "augment").maps["utt2perturb"])
+
+
 def test_shift_copies_cut_the_start_and_change_the_framing(emodb_dir, tmp_path):
     """`ser extract --shift-ms 3,7`: shift3-/shift7- copies are the clip less its first 3/7 ms (48/112 samples at
     16 kHz), so their functionals differ from the original's a little (frames fall elsewhere), not a lot."""
@@ -341,14 +353,8 @@ def test_shift_copies_cut_the_start_and_change_the_framing(emodb_dir, tmp_path):
     with pytest.raises(SerError, match="shorter than the clip"):
         apply_perturbation(x[:40], 16000, Perturbation("shift", 3.0))
     ids = ["03a01Fa", "08a01Ab"]
-    DataDir(maps={"wav.scp": {u: str(emodb_dir / f"{u}.wav") for u in ids}, "utt2spk": {u: u[:2] for u in ids},
-                  "utt2emo": {u: LETTERS[u[5]] for u in ids}}).write(tmp_path / "data")
-    assert main(["extract", "--features", "egemaps88", "--nj", "1", "--no-progress", "--shift-ms", "3,7",
-                 str(tmp_path / "data"), str(tmp_path / "feats")]) == 0
-    aug = DataDir.read(tmp_path / "feats" / "augment")
-    assert aug.maps["utt2perturb"] == {f"shift{k}-{u}": f"shift {k}" for k in (3, 7) for u in ids}
-    orig = kaldiio.load_scp(str(tmp_path / "feats" / "feats.scp"))
-    copies = kaldiio.load_scp(str(tmp_path / "feats" / "augment" / "feats.scp"))
+    orig, copies, perturb = _extract_with_copies(emodb_dir, tmp_path, ids, ["--shift-ms", "3,7"])
+    assert perturb == {f"shift{k}-{u}": f"shift {k}" for k in (3, 7) for u in ids}
     for u in ids:
         a, b = np.asarray(orig[u]), np.asarray(copies[f"shift3-{u}"])
         assert a.shape == b.shape and not np.array_equal(a, b)
@@ -379,14 +385,8 @@ def test_codec_copies_are_what_scoring_the_encoded_file_reads(emodb_dir, tmp_pat
         with pytest.raises(SerError, match="--codec"):
             plan_perturbations(codecs=bad)
     ids = ["03a01Fa", "08a01Ab"]
-    DataDir(maps={"wav.scp": {u: str(emodb_dir / f"{u}.wav") for u in ids}, "utt2spk": {u: u[:2] for u in ids},
-                  "utt2emo": {u: LETTERS[u[5]] for u in ids}}).write(tmp_path / "data")
-    assert main(["extract", "--features", "egemaps88", "--nj", "1", "--no-progress", "--codec", "mp3:64,aac:64",
-                 str(tmp_path / "data"), str(tmp_path / "feats")]) == 0
-    aug = DataDir.read(tmp_path / "feats" / "augment")
-    assert aug.maps["utt2perturb"] == {f"{c}64k-{u}": f"codec 64 {c}" for c in ("mp3", "aac") for u in ids}
-    orig = kaldiio.load_scp(str(tmp_path / "feats" / "feats.scp"))
-    copies = kaldiio.load_scp(str(tmp_path / "feats" / "augment" / "feats.scp"))
+    orig, copies, perturb = _extract_with_copies(emodb_dir, tmp_path, ids, ["--codec", "mp3:64,aac:64"])
+    assert perturb == {f"{c}64k-{u}": f"codec 64 {c}" for c in ("mp3", "aac") for u in ids}
     for u in ids:
         a, b = np.asarray(orig[u]), np.asarray(copies[f"aac64k-{u}"])
         assert a.shape == b.shape and not np.array_equal(a, b)
