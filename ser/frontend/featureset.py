@@ -63,6 +63,9 @@ class FeatureSet:
     #: utterance-level only: the row is the mean of the functionals of the utterance and of its copies starting these
     #: many ms later, so it does not hang on where the 10 ms analysis frames happen to fall (``OffsetAveraged``)
     average_offsets_ms: list[float] = field(default_factory=list)
+    #: utterance-level only: each utterance is scaled to this RMS level (dBFS) before the front end, so its row does
+    #: not depend on the recording's gain (``LevelNormalised``); None: the samples as read
+    level_dbfs: float | None = None
 
     def __post_init__(self) -> None:
         if self.level not in ("frame", "utterance"):
@@ -77,11 +80,19 @@ class FeatureSet:
             if not all(isinstance(v, (int, float)) and 0 < v < 1000 for v in self.average_offsets_ms):
                 raise SerError(f"feature set '{self.name}': average_offsets_ms must be milliseconds in (0, 1000), "
                                f"not {self.average_offsets_ms!r}")
+        if self.level_dbfs is not None:
+            if self.level != "utterance":
+                raise SerError(f"feature set '{self.name}': level_dbfs applies to utterance-level sets only")
+            if not isinstance(self.level_dbfs, (int, float)) or not -60 <= self.level_dbfs <= -3:
+                raise SerError(f"feature set '{self.name}': level_dbfs must be a level in dBFS from -60 to -3, "
+                               f"not {self.level_dbfs!r}")
 
     def build(self) -> Extractor:
         extractor = make_extractor(self.kind, dict(self.options))
         if self.drop:
             extractor = ColumnSubset(extractor, self.kept_columns(extractor.names))
+        if self.level_dbfs is not None:
+            extractor = LevelNormalised(extractor, float(self.level_dbfs))
         return OffsetAveraged(extractor, self.average_offsets_ms) if self.average_offsets_ms else extractor
 
     def kept_columns(self, names: list[str]) -> list[int]:
@@ -100,11 +111,11 @@ class FeatureSet:
         return average_frames(feats, int(self.average_frames))
 
     def to_dict(self) -> dict[str, Any]:
-        """The set as data; without `drop` / `average_offsets_ms` when empty, so feature dirs and bundles made before
-        they existed still match their set."""
+        """The set as data; without `drop` / `average_offsets_ms` / `level_dbfs` when unused, so feature dirs and
+        bundles made before they existed still match their set."""
         data = asdict(self)
-        for optional in ("drop", "average_offsets_ms"):
-            if not data[optional]:
+        for optional in ("drop", "average_offsets_ms", "level_dbfs"):
+            if data[optional] is None or data[optional] == []:
                 del data[optional]
         return data
 
@@ -141,6 +152,31 @@ class ColumnSubset:
 
     def stream(self, blocks: Iterable[np.ndarray], rate: int) -> np.ndarray:
         return np.ascontiguousarray(self.base.stream(blocks, rate)[:, self.columns])
+
+
+class LevelNormalised:
+    """The base front end on the utterance scaled to `dbfs` RMS (or lower, where its peak would pass 0.99): the gain
+    of a recording chain (a quieter microphone, MP3's -0.45 dB) then changes nothing, since both the RMS and the peak
+    scale with it. The base's level features describe the clip's dynamics, no longer its absolute loudness."""
+
+    def __init__(self, base: Extractor, dbfs: float) -> None:
+        self.base = base
+        self.target = 10.0 ** (dbfs / 20.0)
+        self.names = list(base.names)
+        self.frame_shift = base.frame_shift
+        self.blockwise = False
+        self.streams = False  # the level needs the whole utterance first (long ones are bounded, see ser.limits)
+
+    @property
+    def dim(self) -> int:
+        return len(self.names)
+
+    def __call__(self, samples: np.ndarray, rate: int) -> np.ndarray:
+        x = np.asarray(samples, dtype=np.float64)
+        rms, peak = float(np.sqrt(np.mean(x * x))) if x.size else 0.0, float(np.max(np.abs(x))) if x.size else 0.0
+        if rms == 0.0:  # digital silence is refused before this; an empty clip gives the base's own answer
+            return self.base(samples, rate)
+        return self.base((x * min(self.target / rms, 0.99 / peak)).astype(np.float32), rate)
 
 
 class OffsetAveraged:
