@@ -388,3 +388,26 @@ def test_offset_averaged_functionals_are_the_mean_over_framings(emodb_dir):
         FeatureSet(name="x", kind="opensmile", level="frame", average_offsets_ms=[3])
     assert "average_offsets_ms" not in load_feature_set("egemaps88").to_dict()
     assert FeatureSet.from_dict(fs.to_dict()) == fs
+
+
+def test_level_normalised_rows_do_not_depend_on_gain(emodb_dir):
+    """`level_dbfs: -26`: the clip at any gain (here 0.5x and 1.3x) gives the same row, which differs from the plain
+    one; a peak that would pass 0.99 lowers the level instead of clipping; refused on frame-level sets."""
+    from ser.errors import SerError
+    from ser.frontend.featureset import FeatureSet
+
+    base = load_feature_set("egemaps88")
+    fs = FeatureSet.from_dict({**base.to_dict(), "name": "egemaps88_l", "level_dbfs": -26})
+    extractor, plain = fs.build(), base.build()
+    x, _ = sf.read(emodb_dir / "03a01Wa.wav", dtype="float32")
+    row = extractor(x, 16000)
+    for gain in (0.5, 1.3):
+        np.testing.assert_array_equal(extractor(x * gain, 16000), row)
+    assert not np.array_equal(row, plain(x, 16000))
+    seen = []
+    extractor.base = lambda samples, rate: seen.append(samples) or plain(samples, rate)
+    extractor(np.r_[np.zeros(16000, np.float32), np.float32(0.5), np.zeros(16000, np.float32)] + 1e-4, 16000)
+    assert np.abs(seen[0]).max() <= 0.99 + 1e-6  # a click in silence: the peak bounds the scale
+    with pytest.raises(SerError, match="utterance-level"):
+        FeatureSet(name="x", kind="opensmile", level="frame", level_dbfs=-26)
+    assert "level_dbfs" not in base.to_dict()
