@@ -37,7 +37,7 @@ def test_info_of_the_builtin_model(capsys):
     mean, std = meta["results"]["mean"], meta["results"]["std"]
     for text in (f"{DEFAULT_MODEL} ({DEFAULT_MODEL.stat().st_size:,} bytes, format 2",
                  "encoder       logreg C=0.01 balance_corpora=False class_weight=balanced",
-                 "features      egemaps88 (opensmile, utterance level, 88-d, 16000 Hz)",
+                 "features      egemaps88_level (opensmile, utterance level, 88-d, 16000 Hz)",
                  "classes       6: anger, disgust, fear, happiness, neutral, sadness",
                  "output        posteriors: class probabilities", "normalisation speaker: per-speaker z-normalisation",
                  "trained on    all speakers; 34 speakers: emodb.03 emodb.08",
