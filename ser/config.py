@@ -40,12 +40,17 @@ class TrainConfig:
     # refit: after early stopping picks an epoch on the validation speaker(s), train again from scratch on
     # train + valid for that many epochs and test that model (no test data involved; one more speaker to learn from)
     refit: bool = False
+    # average: end with the mean weights of the `average` epochs with the best validation UAR (a refit without
+    # validation data: its last `average` epochs); 1 keeps the single best epoch
+    average: int = 1
 
     def __post_init__(self) -> None:
         if self.balance not in BALANCING:
             raise SerError(f"train.balance must be one of {BALANCING}, not '{self.balance}'")
         if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
             raise SerError(f"train.device must be auto, cpu or cuda, not '{self.device}'")
+        if not isinstance(self.average, int) or self.average < 1:
+            raise SerError(f"train.average must be a whole number >= 1 (epochs whose weights are averaged), not {self.average!r}")
 
 
 @dataclass

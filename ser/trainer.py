@@ -11,6 +11,10 @@ epoch the checkpoint holds the model, the optimiser, the loop state (including w
 fired) and the task's own state (e.g. RNG states), written atomically: a killed run resumed from it
 continues exactly as the uninterrupted run would have, and a run that had already stopped trains no further.
 Checkpoints hold only tensors and plain values and load with ``torch.load(weights_only=True)``.
+
+Checkpoint averaging (``LoopConfig.average`` = K > 1): the model ends with the mean weights of the K epochs with
+the best validation scores (without validation data, e.g. a refit on every speaker: the last K epochs). With one
+or two validation speakers the best single epoch is a noisy pick; the mean of several good epochs is flatter.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ class LoopConfig:
     lr_decay: float = 1.0  # learning rate x this after an epoch without a validation gain
     metric: str = "uar"  # the key of validate()'s dict that selects the epoch
     metric_label: str = "UAR"  # how the log names it
+    average: int = 1  # >1: end with the mean weights of this many epochs (the best by validation, else the last)
 
 
 class TrainingTask(Protocol):
@@ -110,11 +115,33 @@ class Outcome:
     epochs_run: int
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
+    averaged_epochs: list[int] = field(default_factory=list)  # the epochs whose weights were averaged (none: best only)
 
 
 def _fresh_state() -> dict[str, Any]:
     return {"epoch": 0, "best_score": -1.0, "best_epoch": 0, "bad_epochs": 0, "history": [], "best_state": None,
-            "stopped": False}
+            "stopped": False, "kept": []}
+
+
+def _keep_for_average(kept: list[dict[str, Any]], epoch: int, score: float, weights: dict[str, torch.Tensor],
+                      size: int) -> list[dict[str, Any]]:
+    """The `size` epochs to average: highest validation score first (ties: the earlier epoch), or the latest
+    epochs when there is no validation score (nan), as in a refit on every speaker."""
+    entry = {"epoch": epoch, "score": score, "state": {k: v.detach().cpu().clone() for k, v in weights.items()}}
+    if math.isnan(score):
+        return (kept + [entry])[-size:]
+    return sorted(kept + [entry], key=lambda e: (-e["score"], e["epoch"]))[:size]
+
+
+def average_weights(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Element-wise mean of floating-point tensors; other tensors (counters) are taken from the first state."""
+    out = {}
+    for key, first in states[0].items():
+        if torch.is_floating_point(first):
+            out[key] = torch.stack([s[key].to(torch.float64) for s in states]).mean(dim=0).to(first.dtype)
+        else:
+            out[key] = first.clone()
+    return out
 
 
 def _epoch_line(row: dict[str, float], improved: bool, lr: float, loop: LoopConfig) -> str:
@@ -172,6 +199,9 @@ def run_training(task: TrainingTask, loop: LoopConfig, checkpoint: Path, log: Lo
             if loop.lr_decay != 1.0:
                 for group in optimizer.param_groups:
                     group["lr"] *= loop.lr_decay
+        if loop.average > 1:
+            score = float(metrics[loop.metric]) if metrics is not None else float("nan")
+            state["kept"] = _keep_for_average(state.get("kept") or [], epoch, score, model.state_dict(), loop.average)
         state["epoch"] = epoch
         state["history"].append(row)
         state["stopped"] = state["bad_epochs"] >= loop.patience and epoch >= loop.min_epochs
@@ -183,8 +213,13 @@ def run_training(task: TrainingTask, loop: LoopConfig, checkpoint: Path, log: Lo
     if state["best_state"] is None:
         raise SerError("training ran no epoch (max_epochs is 0?)")
     model.load_state_dict(state["best_state"])
+    averaged: list[int] = []
+    if loop.average > 1 and len(state.get("kept") or []) > 1:
+        model.load_state_dict(average_weights([e["state"] for e in state["kept"]]))
+        averaged = sorted(e["epoch"] for e in state["kept"])
+        log(f"weights averaged over epochs {', '.join(map(str, averaged))}")
     return Outcome(best_epoch=state["best_epoch"], best_score=float(state["best_score"]), epochs_run=state["epoch"],
-                   seconds=time.perf_counter() - started, history=state["history"])
+                   seconds=time.perf_counter() - started, history=state["history"], averaged_epochs=averaged)
 
 
 def finite_or_none(value: float | None) -> float | None:
@@ -195,6 +230,7 @@ __all__ = [
     "LoopConfig",
     "Outcome",
     "TrainingTask",
+    "average_weights",
     "finite_or_none",
     "inverse_frequency_weights",
     "pick_device",

@@ -93,6 +93,34 @@ def test_emodb_loso_folds_are_speaker_disjoint(emodb_dir, tmp_path):
     assert back.fold("08").missing_test_classes == ["E"]
 
 
+def test_two_validation_speakers_of_both_genders(emodb_dir, tmp_path, capsys):
+    """--valid-speakers 2: the two speakers after the test speaker, the second swapped for the next speaker of
+    the other gender when both share one; speaker-disjoint, every utterance tested once, recorded in plan.yaml."""
+    from ser.cli import main
+
+    data = emodb_datadir(emodb_dir)
+    plan = build_plan(data, "loso", valid_speakers=2)
+    valid = {f.name: f.valid_speakers for f in plan.folds}
+    assert valid["03"] == ["08", "10"]  # 08 f, 09 f -> 09 swapped for 10 m
+    assert valid["10"] == ["11", "13"]  # 11 m, 12 m -> 12 swapped for 13 f
+    assert valid["15"] == ["03", "16"]  # 16 f, 03 m already mixed (sorted in the fold)
+    for fold in plan.folds:
+        assert len(fold.valid_speakers) == 2 and fold.name not in fold.valid_speakers
+        assert {EMODB_GENDER[s] for s in fold.valid_speakers} == {"f", "m"}
+        assert not set(fold.train_speakers) & set(fold.valid_speakers) and fold.validation == "next-2-speakers"
+    assert sorted(u for f in plan.folds for u in f.test) == sorted(data.utts)
+    data.write(tmp_path / "data")
+    assert main(["make-folds", str(tmp_path / "data"), str(tmp_path / "folds"), "--valid-speakers", "2"]) == 0
+    meta = yaml.safe_load((tmp_path / "folds" / "plan.yaml").read_text())
+    assert meta["options"]["valid_speakers"] == 2 and "next-2-speakers" in meta["validation_rule"]
+    back = read_plan(tmp_path / "folds", DataDir.read(tmp_path / "data"))
+    assert [f.valid_speakers for f in back.folds] == [f.valid_speakers for f in plan.folds]
+    with pytest.raises(FoldError, match="leave no training speaker"):
+        build_plan(data, "loso", valid_speakers=9)
+    with pytest.raises(FoldError, match="kind 'loso' only"):
+        build_plan(data, "kfold-speakers", groups=5, valid_speakers=2)
+
+
 def test_iemocap_session_partner_is_validation():
     data = iemocap_like()
     plan = build_plan(data, "loso")

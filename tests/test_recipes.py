@@ -195,6 +195,23 @@ def test_ravdess_recipe_end_to_end(short_wavs, tmp_path):
     assert [f["test_speakers"] for f in plan["folds"]] == [[f"Actor_{a:02d}"] for a in range(1, 7)]
     assert plan["folds"][0]["valid_speakers"] == ["Actor_02"]
 
+    # --seeds: each seed trains its own member (train.seed), stage 4 fuses them, stage 6 reports the ensemble
+    proc = run_recipe(recipe, "--protocol", "kfold6", "--configs", "gagru_tiny", "--seeds", "0 1", "--stage", "1",
+                      "--stop-stage", "6")
+    members = [exp.parent / f"gagru_tiny_emobase78_avg5_s{s}" for s in (0, 1)]
+    fused = exp.parent / "gagru_tiny_emobase78_avg5_seeds"
+    for d in members:
+        assert yaml.safe_load((d / "config.yaml").read_text())["train"]["seed"] == int(d.name[-1])
+    def posteriors(d: Path) -> dict[str, list[float]]:
+        rows = [line.split("\t") for p in fold_dirs(d) for line in (p / "scores.tsv").read_text().splitlines()[1:]]
+        return {r[0]: [float(v) for v in r[3:]] for r in rows}
+
+    a, b, f = (posteriors(d) for d in (*members, fused))
+    assert a != b and set(f) == set(a) and len(f) == 6 * 15
+    for utt, post in f.items():
+        assert post == pytest.approx([(x + y) / 2 for x, y in zip(a[utt], b[utt])], abs=2e-6)
+    assert "gagru_tiny_emobase78_avg5_seeds" in (exp.parent / "RESULTS.md").read_text()
+
 
 def test_ravdess_recipe_errors_say_what_to_do(tmp_path):
     recipe = recipe_copy(tmp_path, "ravdess")

@@ -14,6 +14,7 @@ import pytest
 
 from ser.cli import main
 from ser.config import load_config
+from ser.errors import SerError
 from ser.datadir import DataDir
 from ser.bundle import load_bundle
 from ser.inference import make_batches
@@ -469,3 +470,54 @@ def test_trainer_honours_balance_none_and_grad_clip_0(emodb_feats, tmp_path, mon
     with torch.no_grad():
         assert torch.allclose(task.loss(idx)[0], F.cross_entropy(logits, target, weight=weight), atol=1e-6)
     assert (task.class_weights is not None) == weighted
+
+
+def test_checkpoint_averaging_ends_with_the_mean_of_the_best_epochs_and_survives_a_kill(emodb_feats, tmp_path):
+    """train.average=3: the final weights are the mean of the 3 epochs with the best validation UAR (ties: the
+    earlier), recorded in the outcome; a run killed mid-way and resumed ends with the same weights."""
+    import torch
+
+    from ser.train import CHECKPOINT, train_torch
+
+    (train, valid, _), classes = _fold_sets(emodb_feats)
+    cfg = load_config(None, [*TINY_GAGRU, "train.max_epochs=6", "train.average=3"])
+    model, whole = train_torch(cfg, train, valid, classes, tmp_path / "whole", lambda _m: None)
+    ranked = sorted(whole.history, key=lambda r: (-r["valid_uar"], r["epoch"]))[:3]
+    assert whole.averaged_epochs == sorted(int(r["epoch"]) for r in ranked)
+    kept = torch.load(tmp_path / "whole" / CHECKPOINT, weights_only=True)["loop"]["kept"]
+    assert sorted(e["epoch"] for e in kept) == whole.averaged_epochs
+    final = model.state_dict()
+    for key, value in final.items():
+        if torch.is_floating_point(value):
+            mean = torch.stack([e["state"][key].double() for e in kept]).mean(0).float()
+            torch.testing.assert_close(value.cpu(), mean)
+    assert any(not torch.equal(final[k].cpu(), kept[0]["state"][k]) for k in final), "averaging must change the weights"
+
+    seen: list[str] = []
+    with pytest.raises(_Kill):
+        train_torch(cfg, train, valid, classes, tmp_path / "killed", _killer("epoch   4 ", seen))
+    resumed, outcome = train_torch(cfg, train, valid, classes, tmp_path / "killed", lambda _m: None)
+    assert outcome.averaged_epochs == whole.averaged_epochs
+    for key, value in resumed.state_dict().items():
+        torch.testing.assert_close(value, final[key])
+
+
+def test_checkpoint_averaging_without_validation_keeps_the_last_epochs():
+    """No validation score (a refit on every speaker): the last K epochs are kept, in order."""
+    import math
+
+    import torch
+
+    from ser.trainer import _keep_for_average, average_weights
+
+    kept: list = []
+    for epoch in range(1, 6):
+        kept = _keep_for_average(kept, epoch, math.nan, {"w": torch.full((2,), float(epoch))}, 3)
+    assert [e["epoch"] for e in kept] == [3, 4, 5]
+    assert average_weights([e["state"] for e in kept])["w"].tolist() == [4.0, 4.0]
+    scored: list = []
+    for epoch, score in enumerate([0.5, 0.7, 0.7, 0.6, 0.4], start=1):
+        scored = _keep_for_average(scored, epoch, score, {"w": torch.zeros(1)}, 2)
+    assert [e["epoch"] for e in scored] == [2, 3]
+    with pytest.raises(SerError, match="train.average"):
+        load_config(None, ["train.average=0"])

@@ -5,6 +5,8 @@
 #   bash run.sh --stage 4 --stop-stage 6          # rerun training (finished folds are skipped) and the report
 #   bash run.sh --configs dnn --features emobase988                        # another feature set for a config
 #   bash run.sh --configs gagru --tag lr5e-4 --overrides "train.lr=5e-4"   # a variant in its own exp dir
+#   bash run.sh --configs gagru_ours --seeds "0 1 2"   # three seeds and their fused ensemble (<config>_<features>_seeds)
+#   bash run.sh --protocol loso_v2 --configs gagru_ours --overrides train.average=5   # 2 validation speakers, 5-epoch average
 #   bash run.sh --configs svm --stage 7 --stop-stage 7                     # a model bundle for `ser score`
 #   bash run.sh --configs logreg --features egemaps88 --stage 8 --stop-stage 8 --trials 20   # nested-tuned C (`ser tune`)
 # Stages: 0 prepare (the shared copy, or the official zip), 1 extract, 2 folds, 3 per-speaker CMVN stats,
@@ -26,6 +28,7 @@ protocol=loso
 emodb_dir=""
 exp=exp
 tag=""
+seeds=""    # e.g. "0 1 2": train each config once per seed (train.seed) and report their fused ensemble (ser fuse)
 overrides=""
 device=auto
 cluster=""   # a Dask cluster for extraction, folds and scoring: local:N, tcp://HOST:8786 or a scheduler file
@@ -37,7 +40,10 @@ inner=loso   # stage 8: inner folds over each outer fold's training speakers (lo
 case "$EMODB" in /*) ;; *) EMODB="$(pwd)/$EMODB" ;; esac  # a relative path is relative to where run.sh was called
 cd "$here"  # data/, feats/, folds/, exp/ live in the recipe dir
 command -v ser >/dev/null || { echo "the 'ser' command is not on PATH: run 'make install' and use .venv/bin" >&2; exit 1; }
-[ "$protocol" = loso ] || { echo "unknown --protocol '$protocol': EmoDB has loso (one fold per speaker)" >&2; exit 1; }
+case "$protocol" in
+  loso|loso_v2) ;;
+  *) echo "unknown --protocol '$protocol': EmoDB has loso (one fold per speaker, one validation speaker) and loso_v2 (two validation speakers)" >&2; exit 1 ;;
+esac
 
 . "$here/../tools/stages.sh"
 resolve_configs

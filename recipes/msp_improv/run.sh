@@ -24,6 +24,7 @@ protocol=loso
 msp_improv_dir=""
 exp=exp
 tag=""
+seeds=""    # e.g. "0 1 2": train each config once per seed (train.seed) and report their fused ensemble (ser fuse)
 overrides=""
 device=auto
 cluster=""   # a Dask cluster for extraction, folds and scoring: local:N, tcp://HOST:8786 or a scheduler file

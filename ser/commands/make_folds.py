@@ -9,6 +9,7 @@ HELP = "Write speaker-disjoint folds (<folds-dir>/<fold>/{train,valid,test} and 
 EXAMPLES = [
     "ser make-folds data/emodb data/emodb/folds                      # leave-one-speaker-out, 10 folds",
     "ser make-folds data/iemocap data/iemocap/folds --kind loso        # valid = the session partner",
+    "ser make-folds data/emodb data/emodb/folds_v2 --valid-speakers 2  # validate on 2 speakers (both genders)",
     "ser make-folds data/iemocap data/iemocap/folds_sess --kind loso-session",
     "ser make-folds data/ravdess data/ravdess/folds --kind kfold-speakers --groups 6",
     "ser make-folds data/acted6 data/acted6/folds_loco --kind loco    # after `ser combine data/acted6 ...`",
@@ -32,6 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--groups", type=int, default=None, metavar="K", help="number of speaker groups (kfold-speakers only)"
     )
+    parser.add_argument(
+        "--valid-speakers", type=int, default=1, metavar="N",
+        help="loso only: validate each fold on the N speakers after the test speaker (N >= 2; both genders "
+        "when utt2gender allows) instead of one (default: %(default)s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     if args.groups is not None and args.kind != "kfold-speakers":
         raise SerError(f"--groups applies to --kind kfold-speakers only, not {args.kind}")
     data = DataDir.read(args.data_dir)
-    opts = {"groups": args.groups} if args.kind == "kfold-speakers" else {}
+    opts: dict = {"groups": args.groups} if args.kind == "kfold-speakers" else {}
+    if args.valid_speakers != 1:
+        opts["valid_speakers"] = args.valid_speakers
     plan = make_folds(data, args.kind, args.folds_dir, **opts)
     print(f"{args.folds_dir}: {len(plan.folds)} {plan.kind} folds over {len(plan.speakers)} speakers")
     print(f"validation: {plan.validation_rule}")

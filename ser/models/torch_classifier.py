@@ -64,6 +64,8 @@ class TorchClassifier:
             self.model, outcome = train_torch(cfg, train, valid, self.classes, workdir, log)
             record = {"best_epoch": outcome.best_epoch, "best_valid_uar": outcome.best_score}
         record["epochs_run"] = outcome.epochs_run
+        if outcome.averaged_epochs:
+            record["averaged_epochs"] = outcome.averaged_epochs
         valid_uar = "" if np.isnan(record["best_valid_uar"]) else f" (valid UAR {record['best_valid_uar']:.4f})"
         log(f"best epoch {record['best_epoch']}{valid_uar}; {outcome.epochs_run} epochs in {outcome.seconds:.1f}s")
         return record
