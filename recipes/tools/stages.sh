@@ -22,11 +22,11 @@ feature_of() { echo "${feature_of_config[$1]}"; }
 # members are seed_dirs_of CONFIG (<dir>_s0, <dir>_s1, ...), each trained with train.seed=<seed>.
 exp_base_of() { echo "$exp/$protocol/${1}_$(feature_of "$1")${tag:+_$tag}"; }
 exp_of() { echo "$(exp_base_of "$1")${seeds:+_seeds}"; }
-seed_dirs_of() { local s; for s in $seeds; do echo "$(exp_base_of "$1")_s$s"; done; }
+seed_dirs_of() { local s; for s in ${seeds:-}; do echo "$(exp_base_of "$1")_s$s"; done; }
 # training_runs_of CONFIG: what stage 4 trains (the seeds' members, or the config's one dir) with its overrides
 training_runs_of() {
-  if [ -z "$seeds" ]; then echo "$(exp_of "$1")|"; return; fi
-  local s; for s in $seeds; do echo "$(exp_base_of "$1")_s$s|train.seed=$s"; done
+  if [ -z "${seeds:-}" ]; then echo "$(exp_of "$1")|"; return; fi
+  local s; for s in ${seeds:-}; do echo "$(exp_base_of "$1")_s$s|train.seed=$s"; done
 }
 
 # run_common_stages DATA: 1 extract, 2 folds, 3 per-speaker CMVN, 4 train+score (ser evaluate), 5 check, 6 report,
@@ -62,7 +62,7 @@ run_common_stages() {
         ser evaluate --quiet --nj "$nj" ${cluster:+--cluster "$cluster"} --device "$device" --config "conf/$c.yaml" "feats/$f" "$folds" "$d" \
           ${features:+features=$features} $overrides $seed_override
       done < <(training_runs_of "$c")
-      if [ -n "$seeds" ]; then
+      if [ -n "${seeds:-}" ]; then
         log "Stage 4: seed ensemble $(exp_of "$c") = mean posteriors of seeds $seeds (ser fuse)"
         # shellcheck disable=SC2046
         ser fuse "$(exp_of "$c")" $(seed_dirs_of "$c")
@@ -101,7 +101,7 @@ run_common_stages() {
   if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
     for c in $configs; do
       d=$(exp_of "$c")
-      if [ -n "$seeds" ]; then  # a model file holds one model: the first seed's stands for the ensemble
+      if [ -n "${seeds:-}" ]; then  # a model file holds one model: the first seed's stands for the ensemble
         d=$(seed_dirs_of "$c" | head -n 1)
         log "Stage 7: a seed ensemble exports its first member ($d); score it, or fuse the members' scores"
       fi
