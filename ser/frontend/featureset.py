@@ -129,19 +129,30 @@ class FeatureSet:
         return cls(**data)
 
 
-class ColumnSubset:
-    """An extractor's output with some columns left out (a feature set's `drop:`); blockwise if the base is."""
+class _Wrapped:
+    """What every wrapper of an extractor shares: the base, its frame shift, column names and dimension. A wrapper
+    that needs the whole utterance (a level, several framings) is neither blockwise nor streaming."""
 
-    def __init__(self, base: Extractor, columns: list[int]) -> None:
+    blockwise = False
+    streams = False
+
+    def __init__(self, base: Extractor, names: list[str] | None = None) -> None:
         self.base = base
-        self.columns = np.asarray(columns, dtype=np.intp)
-        self.names = [base.names[i] for i in columns]
+        self.names = list(base.names) if names is None else names
         self.frame_shift = base.frame_shift
-        self.blockwise = bool(getattr(base, "blockwise", False))
 
     @property
     def dim(self) -> int:
         return len(self.names)
+
+
+class ColumnSubset(_Wrapped):
+    """An extractor's output with some columns left out (a feature set's `drop:`); blockwise if the base is."""
+
+    def __init__(self, base: Extractor, columns: list[int]) -> None:
+        super().__init__(base, [base.names[i] for i in columns])
+        self.columns = np.asarray(columns, dtype=np.intp)
+        self.blockwise = bool(getattr(base, "blockwise", False))
 
     def __call__(self, samples: np.ndarray, rate: int) -> np.ndarray:
         return np.ascontiguousarray(self.base(samples, rate)[:, self.columns])
@@ -154,22 +165,14 @@ class ColumnSubset:
         return np.ascontiguousarray(self.base.stream(blocks, rate)[:, self.columns])
 
 
-class LevelNormalised:
+class LevelNormalised(_Wrapped):
     """The base front end on the utterance scaled to `dbfs` RMS (or lower, where its peak would pass 0.99): the gain
     of a recording chain (a quieter microphone, MP3's -0.45 dB) then changes nothing, since both the RMS and the peak
     scale with it. The base's level features describe the clip's dynamics, no longer its absolute loudness."""
 
-    def __init__(self, base: Extractor, dbfs: float) -> None:
-        self.base = base
+    def __init__(self, base: Extractor, dbfs: float) -> None:  # needs the whole utterance (bounded: ser.limits)
+        super().__init__(base)
         self.target = 10.0 ** (dbfs / 20.0)
-        self.names = list(base.names)
-        self.frame_shift = base.frame_shift
-        self.blockwise = False
-        self.streams = False  # the level needs the whole utterance first (long ones are bounded, see ser.limits)
-
-    @property
-    def dim(self) -> int:
-        return len(self.names)
 
     def __call__(self, samples: np.ndarray, rate: int) -> np.ndarray:
         x = np.asarray(samples, dtype=np.float64)
@@ -179,22 +182,14 @@ class LevelNormalised:
         return self.base((x * min(self.target / rms, 0.99 / peak)).astype(np.float32), rate)
 
 
-class OffsetAveraged:
+class OffsetAveraged(_Wrapped):
     """Functionals averaged over the clip and its copies starting `offsets_ms` later: an utterance's row moves
     when its start moves by a few ms (a recorder's start, a codec's delay), because the 10 ms analysis frames then
     fall elsewhere; the mean over several framings moves less. Costs one pass per framing."""
 
-    def __init__(self, base: Extractor, offsets_ms: list[float]) -> None:
-        self.base = base
+    def __init__(self, base: Extractor, offsets_ms: list[float]) -> None:  # one pass per framing: read whole
+        super().__init__(base)
         self.offsets_ms = [float(v) for v in offsets_ms]
-        self.names = list(base.names)
-        self.frame_shift = base.frame_shift
-        self.blockwise = False
-        self.streams = False  # each framing is a pass of its own: a long utterance is read whole (see ser.limits)
-
-    @property
-    def dim(self) -> int:
-        return len(self.names)
 
     def __call__(self, samples: np.ndarray, rate: int) -> np.ndarray:
         rows = self.base(samples, rate)
