@@ -92,9 +92,14 @@ run_common_stages() {
     ser report $dirs
     # one table over every experiment of this protocol reported so far (a run with --configs X adds X to it)
     all=""
-    for d in "$exp/$protocol"/*/; do [ -f "$d/results.json" ] && all="$all ${d%/}"; done
+    ref=""  # significance is tested against the SVM baseline when this protocol has one (else the first row)
+    for d in "$exp/$protocol"/*/; do
+      [ -f "$d/results.json" ] || continue
+      all="$all ${d%/}"
+      case "$(basename "$d")" in svm_*) [ -n "$ref" ] || ref=$(basename "$d") ;; esac
+    done
     # shellcheck disable=SC2086
-    ser report $all --compare "$exp/$protocol/RESULTS.md"
+    ser report $all --compare "$exp/$protocol/RESULTS.md" ${ref:+--reference "$ref"}
     log "results: $(pwd)/$exp/$protocol/RESULTS.md (one table) and $(pwd)/$exp/$protocol/<tag>/RESULTS.md (per config)"
   fi
 
