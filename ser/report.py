@@ -770,7 +770,7 @@ def _pick_reference(rows: Sequence[Mapping[str, Any]], reference: str | Path | N
     for i, r in enumerate(rows):
         if Path(r["exp_dir"]) == Path(reference):
             return i
-    named = [i for i, r in enumerate(rows) if r["experiment"] == str(reference)]
+    named = [i for i, r in enumerate(rows) if str(reference) in (r["experiment"], r.get("base_name"))]
     if len(named) == 1:
         return named[0]
     if named:
@@ -882,6 +882,7 @@ def write_comparison(
                 ),
             }
         )
+    _disambiguate_names(rows)
     ref = _pick_reference(rows, reference)
     for i, r in enumerate(rows):
         r["is_reference"] = i == ref
@@ -935,6 +936,18 @@ def write_comparison(
         lines += ["## Notes", "", *[f"- {w}" for w in warnings], ""]
     write_text_atomic(out_md, "\n".join(lines))
     return rows
+
+
+def _disambiguate_names(rows: list[dict[str, Any]]) -> None:
+    """Experiments of one name from different places (exp/loso/dnn and exp/loso_v2/dnn) are named with their
+    parent folder too, so that the table and the significance rows say which is which."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["experiment"]] = counts.get(r["experiment"], 0) + 1
+    for r in rows:
+        r["base_name"] = r["experiment"]
+        if counts[r["experiment"]] > 1:
+            r["experiment"] = f"{Path(r['exp_dir']).resolve().parent.name}/{r['experiment']}"
 
 
 def _shared_corpora(rows: Sequence[Mapping[str, Any]]) -> list[str]:

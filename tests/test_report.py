@@ -305,6 +305,11 @@ def test_comparison_reference_choice_and_unknown_speakers(tmp_path):
     write_report(twin, n_boot=20)
     with pytest.raises(ReportError, match="names 2 experiments"):
         write_comparison([one, twin], tmp_path / "CMP.md", reference="blstm_mfcc")
+    # one name from two places (exp/loso/x and exp/loso_v2/x): each row says its folder; either reference works
+    rows = write_comparison([one, twin], tmp_path / "CMP.md", reference=str(twin), n_perm=20)
+    assert [r["experiment"] for r in rows] == [f"{tmp_path.name}/blstm_mfcc", "other/blstm_mfcc"]
+    assert rows[1]["is_reference"] and "**other/blstm_mfcc**" in (tmp_path / "CMP.md").read_text()
+    assert write_comparison([one, twin], tmp_path / "CMP.md", reference="other/blstm_mfcc")[1]["is_reference"]
 
 
 def test_report_command_statistics_options(tmp_path, capsys):
