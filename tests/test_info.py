@@ -36,7 +36,7 @@ def test_info_of_the_builtin_model(capsys):
     meta = load_bundle(DEFAULT_MODEL).meta
     mean, std = meta["results"]["mean"], meta["results"]["std"]
     for text in (f"{DEFAULT_MODEL} ({DEFAULT_MODEL.stat().st_size:,} bytes, format 2",
-                 "encoder       logreg C=0.01 balance_corpora=False class_weight=balanced",
+                 "encoder       logreg C=0.01 balance_corpora=True class_weight=balanced",
                  "features      egemaps88_level (opensmile, utterance level, 88-d, 16000 Hz)",
                  "classes       6: anger, disgust, fear, happiness, neutral, sadness",
                  "output        posteriors: class probabilities", "normalisation speaker: per-speaker z-normalisation",
