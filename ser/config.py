@@ -43,12 +43,21 @@ class TrainConfig:
     # average: end with the mean weights of the `average` epochs with the best validation UAR (a refit without
     # validation data: its last `average` epochs); 1 keeps the single best epoch
     average: int = 1
+    # select_metric: the validation metric that picks the epoch, uar (balanced) or wa (accuracy, as paper 004)
+    select_metric: str = "uar"
+    # valid_split: 0 < f < 1 validates on a random f of the fold's training utterances (the validation speakers join
+    # training): paper 004's protocol. Not speaker-independent selection; the test speakers are still never seen.
+    valid_split: float = 0.0
 
     def __post_init__(self) -> None:
         if self.balance not in BALANCING:
             raise SerError(f"train.balance must be one of {BALANCING}, not '{self.balance}'")
         if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
             raise SerError(f"train.device must be auto, cpu or cuda, not '{self.device}'")
+        if self.select_metric not in ("uar", "wa"):
+            raise SerError(f"train.select_metric must be uar or wa, not '{self.select_metric}'")
+        if not 0.0 <= float(self.valid_split) < 1.0:
+            raise SerError(f"train.valid_split must be a fraction in [0, 1) (0: the fold's validation speakers), not {self.valid_split!r}")
         if not isinstance(self.average, int) or self.average < 1:
             raise SerError(f"train.average must be a whole number >= 1 (epochs whose weights are averaged), not {self.average!r}")
 

@@ -71,7 +71,10 @@ def check_augment(cfg: ExperimentConfig, table: FeatureTable) -> None:
 def model_selection_of(cfg: ExperimentConfig) -> str:
     if not classifier_class(cfg.encoder).selects_on_validation:
         return "none (fixed settings; trained on train + valid speakers)"
-    rule = f"best validation UAR (early stopping, patience {cfg.train.patience})"
+    metric = {"uar": "UAR", "wa": "accuracy"}[cfg.train.select_metric]
+    where = (f"a random {cfg.train.valid_split:.0%} of the training utterances (validation speakers trained on; "
+             "speakers shared with training)" if cfg.train.valid_split else "the validation speakers")
+    rule = f"best validation {metric} on {where} (early stopping, patience {cfg.train.patience})"
     if cfg.train.refit:
         rule += "; then retrained from scratch on train + valid speakers for the selected number of epochs (refit)"
     return rule

@@ -48,6 +48,19 @@ class LabelledSet:
                            np.concatenate([self.labels, other.labels]).astype(np.int64),
                            self.speakers + other.speakers, self.genders + other.genders, self.corpora + other.corpora)
 
+    def subset(self, indices: Sequence[int]) -> "LabelledSet":
+        """The utterances at `indices`, in that order."""
+        pick = list(indices)
+        return LabelledSet([self.utts[i] for i in pick], [self.inputs[i] for i in pick],
+                           self.labels[pick].astype(np.int64), [self.speakers[i] for i in pick],
+                           [self.genders[i] for i in pick], [self.corpora[i] for i in pick] if self.corpora else [])
+
+    def random_split(self, fraction: float, seed: int) -> tuple["LabelledSet", "LabelledSet"]:
+        """(rest, a random `fraction` of the utterances), drawn with `seed`; both keep the original order."""
+        order = np.random.default_rng(seed).permutation(len(self.utts))
+        n_valid = min(len(order) - 1, max(1, round(fraction * len(order))))
+        return self.subset(sorted(order[n_valid:])), self.subset(sorted(order[:n_valid]))
+
     def corpus_weights(self) -> np.ndarray:
         """Per-utterance weights N / (K n_corpus) that give each of the K corpora the same total weight, so a
         large corpus does not drown a small one in multi-corpus training (all 1 with a single corpus)."""

@@ -143,7 +143,7 @@ def train_torch(cfg: ExperimentConfig, train: LabelledSet, valid: LabelledSet, c
     if not valid.utts:
         log(f"no validation data: training for {tc.max_epochs} epochs and keeping the last")
     loop = LoopConfig(max_epochs=tc.max_epochs, min_epochs=tc.min_epochs, patience=tc.patience, grad_clip=tc.grad_clip,
-                      average=tc.average)
+                      average=tc.average, metric=tc.select_metric, metric_label=tc.select_metric.upper())
     outcome = run_training(task, loop, out_dir / CHECKPOINT, log)
     return task.model, outcome
 

@@ -37,7 +37,7 @@ def dropouts(model: nn.Module) -> list[float]:
     return [m.p for m in model.modules() if isinstance(m, nn.Dropout) and m.p > 0]
 
 
-@pytest.mark.parametrize("recipe", ["emodb", "iemocap", "msp_improv"])
+@pytest.mark.parametrize("recipe", ["emodb", "iemocap", "msp_improv", "ravdess"])
 @pytest.mark.parametrize("name", PAPER)
 def test_paper_configs_train_with_plain_cross_entropy_and_no_clipping(recipe, name):
     train = load_config(conf(recipe, name)).train
@@ -48,11 +48,12 @@ def test_paper_configs_train_with_plain_cross_entropy_and_no_clipping(recipe, na
         assert train.patience == 3, "paper 004 stops after 3 epochs without a validation gain"
 
 
+@pytest.mark.parametrize("recipe", ["emodb", "ravdess"])
 @pytest.mark.parametrize("name", PAPER)
-def test_our_variants_keep_the_settings_the_old_rows_were_run_with(name):
-    train = load_config(conf("emodb", f"{name}_ours")).train
+def test_our_variants_keep_the_settings_the_old_rows_were_run_with(recipe, name):
+    train = load_config(conf(recipe, f"{name}_ours")).train
     assert (train.balance, train.grad_clip, train.patience) == ("class_weight", 5.0, 10)
-    paper, ours = load_config(conf("emodb", name)), load_config(conf("emodb", f"{name}_ours"))
+    paper, ours = load_config(conf(recipe, name)), load_config(conf(recipe, f"{name}_ours"))
     assert (paper.encoder, paper.features, paper.train.lr, paper.train.batch_size) == (
         ours.encoder, ours.features, ours.train.lr, ours.train.batch_size)
 
@@ -85,3 +86,14 @@ def test_paper_heads():
     assert heads.loss_weights == {"emotion": 1.0, "speaker": 0.3, "gender": 0.6}
     net = heads.heads["emotion"].net
     assert isinstance(net[0], nn.Linear) and net[0].out_features == 256 and net[2].p == 0.5
+
+
+@pytest.mark.parametrize("recipe", ["emodb", "ravdess"])
+def test_alstm_paper_protocol_is_paper_004s_whole_protocol(recipe):
+    """Within-utterance normalisation, early stopping by accuracy on a random 10% of the training utterances with
+    patience 3, plain cross-entropy; the network is the alstm config's."""
+    cfg, net = load_config(conf(recipe, "alstm_paper_protocol")), load_config(conf(recipe, "alstm"))
+    assert cfg.normalization == "utterance" and net.normalization == "speaker"
+    t = cfg.train
+    assert (t.valid_split, t.select_metric, t.patience, t.balance, t.grad_clip) == (0.1, "wa", 3, "none", 0)
+    assert (cfg.encoder, cfg.features, cfg.heads_conf) == (net.encoder, net.features, net.heads_conf)

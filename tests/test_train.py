@@ -521,3 +521,32 @@ def test_checkpoint_averaging_without_validation_keeps_the_last_epochs():
     assert [e["epoch"] for e in scored] == [2, 3]
     with pytest.raises(SerError, match="train.average"):
         load_config(None, ["train.average=0"])
+
+
+def test_paper_004_selection_validates_on_a_random_tenth_by_accuracy(emodb_feats, tmp_path):
+    """train.valid_split=0.1 + select_metric=wa: the epoch is picked by accuracy on a seeded random 10% of the
+    fold's training utterances, the validation speaker's utterances joining training; with copies it is refused."""
+    from ser.models.torch_classifier import TorchClassifier
+
+    (train, valid, _), classes = _fold_sets(emodb_feats)
+    total = len(train.utts) + len(valid.utts)
+    cfg = load_config(None, [*TINY_GAGRU, "train.max_epochs=4", "train.valid_split=0.1", "train.select_metric=wa"])
+    log: list[str] = []
+    record = TorchClassifier(cfg, classes).fit(train, valid, tmp_path / "fold", log.append)
+    rest, tenth = (train + valid).random_split(0.1, 0)
+    assert len(tenth.utts) == round(0.1 * total) and len(rest.utts) + len(tenth.utts) == total
+    assert set(valid.speakers) & set(rest.speakers), "the validation speaker trains"
+    assert not set(rest.utts) & set(tenth.utts)
+    assert any(f"({len(tenth.utts)} of {total}; train.valid_split)" in line for line in log)
+    history = [line for line in log if line.startswith("epoch")]
+    wa = [float(line.split("valid WA ")[1].split()[0]) for line in history]
+    assert record["select_metric"] == "wa" and record["best_valid_uar"] == pytest.approx(max(wa), abs=1e-4)
+    assert record["best_epoch"] == 1 + wa.index(max(wa))
+    assert (train + valid).random_split(0.1, 0)[1].utts == tenth.utts  # seeded: the same split every time
+    with pytest.raises(SerError, match="train.select_metric"):
+        load_config(None, ["train.select_metric=f1"])
+    with pytest.raises(SerError, match="train.valid_split"):
+        load_config(None, ["train.valid_split=1.5"])
+    copies = load_config(None, [*TINY_GAGRU, "train.valid_split=0.1", "augment.copies=[sp1.1]"])
+    with pytest.raises(SerError, match="cannot be combined with augment.copies"):
+        TorchClassifier(copies, classes).fit(train, valid, tmp_path / "copies", lambda _m: None)

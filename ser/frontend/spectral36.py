@@ -3,7 +3,8 @@
 "13D MFCCs, zero crossing rate (ZCR), energy, entropy of energy, spectral centroid, spectral
 spread, spectral entropy, spectral flux, spectral roll-off, 12D chroma vector, chroma deviation,
 harmonic ratio and pitch ... within a 25 ms window whose shifting step size was 10 ms"; the paper
-then z-normalises within each utterance, which our normalisation step does, not this extractor.
+then z-normalises within each utterance: `normalization: utterance` does that in conf/alstm_paper_protocol.yaml;
+the other alstm configs normalise by speaker instead (ours). Normalisation is a step of its own, not this extractor.
 
 The signal (utterance mean removed) is framed once, centred like librosa (`win//2` zeros before,
 so N samples give 1 + N // hop frames, frame t centred on sample t * hop, the same grid as

@@ -52,9 +52,16 @@ class TorchClassifier:
 
         cfg = self.cfg
         self.device = pick_device(cfg.train.device)
+        if cfg.train.valid_split:
+            if cfg.augment.copies:
+                raise SerError("train.valid_split cannot be combined with augment.copies: a copy of a validation "
+                               "utterance would be trained on; validate on speakers instead")
+            train, valid = (train + valid).random_split(cfg.train.valid_split, cfg.train.seed)
+            log(f"validation: a random {cfg.train.valid_split:.0%} of the training utterances ({len(valid.utts)} of "
+                f"{len(train.utts) + len(valid.utts)}; train.valid_split), the validation speakers trained on")
         if cfg.train.refit and valid.utts:
             selected = self._select_epochs(train, valid, workdir / SELECT_DIR, log)
-            log(f"selected epoch {selected['best_epoch']} (valid UAR {selected['best_valid_uar']:.4f}); refit on train + "
+            log(f"selected epoch {selected['best_epoch']} (valid {cfg.train.select_metric.upper()} {selected['best_valid_uar']:.4f}); refit on train + "
                 f"valid ({len(train.utts) + len(valid.utts)} utterances) for {selected['best_epoch']} epochs")
             refit = copy.deepcopy(cfg)
             refit.train.max_epochs = refit.train.min_epochs = selected["best_epoch"]
@@ -64,9 +71,12 @@ class TorchClassifier:
             self.model, outcome = train_torch(cfg, train, valid, self.classes, workdir, log)
             record = {"best_epoch": outcome.best_epoch, "best_valid_uar": outcome.best_score}
         record["epochs_run"] = outcome.epochs_run
+        if cfg.train.select_metric != "uar":  # best_valid_uar then holds that metric
+            record["select_metric"] = cfg.train.select_metric
         if outcome.averaged_epochs:
             record["averaged_epochs"] = outcome.averaged_epochs
-        valid_uar = "" if np.isnan(record["best_valid_uar"]) else f" (valid UAR {record['best_valid_uar']:.4f})"
+        label = cfg.train.select_metric.upper()
+        valid_uar = "" if np.isnan(record["best_valid_uar"]) else f" (valid {label} {record['best_valid_uar']:.4f})"
         log(f"best epoch {record['best_epoch']}{valid_uar}; {outcome.epochs_run} epochs in {outcome.seconds:.1f}s")
         return record
 
