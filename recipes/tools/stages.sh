@@ -107,7 +107,8 @@ run_common_stages() {
     for c in $configs; do
       d=$(exp_of "$c")
       if [ -n "${seeds:-}" ]; then  # a model file holds one model: the first seed's stands for the ensemble
-        d=$(seed_dirs_of "$c" | head -n 1)
+        read -r first_seed _ <<< "$seeds"
+        d="$(exp_base_of "$c")_s$first_seed"
         log "Stage 7: a seed ensemble exports its first member ($d); score it, or fuse the members' scores"
       fi
       log "Stage 7: export $d/model.ser (final model on all speakers)"
