@@ -211,6 +211,10 @@ def test_ravdess_recipe_end_to_end(short_wavs, tmp_path):
     for utt, post in f.items():
         assert post == pytest.approx([(x + y) / 2 for x, y in zip(a[utt], b[utt])], abs=2e-6)
     assert "gagru_tiny_emobase78_avg5_seeds" in (exp.parent / "RESULTS.md").read_text()
+    proc = run_recipe(recipe, "--protocol", "kfold6", "--configs", "gagru_tiny", "--seeds", "0 1", "--stage", "7",
+                      "--stop-stage", "7")
+    assert (members[0] / "model.ser").is_file() and not (members[1] / "model.ser").exists()
+    assert "exports its first member" in proc.stderr
 
 
 def test_ravdess_recipe_errors_say_what_to_do(tmp_path):
