@@ -51,12 +51,33 @@ def fuse_experiments(members: Sequence[str | Path], out_dir: str | Path) -> list
         fold_dir = out_dir / f"fold_{name}"
         write_scores(fold_dir / "scores.tsv", utts, truth, total / len(members), classes)
         write_text_atomic(fold_dir / ".done", "")
-    protocol = read_protocol(members[0])
+    protocol = merged_protocol([read_protocol(m) for m in members])
     protocol["fusion"] = f"mean of the posteriors of {len(members)} experiments: " + ", ".join(str(m) for m in members)
-    protocol.pop("commands", None)
     with atomic_write(out_dir / PROTOCOL_FILE) as out:
         yaml.safe_dump(protocol, out, sort_keys=False)
     return names
 
 
-__all__ = ["fuse_experiments"]
+#: where a report finds utt2spk and the fold plan: the first member's (every member scored the same test utterances)
+FIRST_MEMBER_KEYS = ("feat_dir", "folds_dir")
+
+
+def merged_protocol(protocols: Sequence[dict]) -> dict:
+    """One protocol record for a fusion: what the members share is kept; what differs (the encoder and features of
+    a fusion of systems, their selection rules ...) reads ``a + b + c`` in member order, so a report does not show a
+    fusion of three systems under the first member's encoder."""
+    merged: dict = {}
+    for key in protocols[0]:
+        if key == "commands":
+            continue
+        values = [p.get(key) for p in protocols]
+        if key in FIRST_MEMBER_KEYS or all(v == values[0] for v in values):
+            merged[key] = values[0]
+        elif all(isinstance(v, (str, int, float)) for v in values):
+            merged[key] = " + ".join(str(v) for v in values)
+        else:
+            merged[key] = values
+    return merged
+
+
+__all__ = ["fuse_experiments", "merged_protocol"]

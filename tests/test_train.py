@@ -20,6 +20,8 @@ from ser.bundle import load_bundle
 from ser.inference import make_batches
 from ser.train import upsample_indices
 from ser.trainer import inverse_frequency_weights as class_weights
+from ser.experiment import read_protocol
+from ser.fusion import merged_protocol
 
 REPO = Path(__file__).resolve().parents[1]
 SPEAKERS = ("03", "08", "09", "10")
@@ -140,10 +142,24 @@ def test_fuse_averages_posteriors_of_seeds(emodb_feats):
     for utt in f:
         np.testing.assert_allclose(f[utt], (a[utt] + b[utt]) / 2, atol=2e-6)
     assert main(["report", str(fused)]) == 0 and "fusion" in (fused / "RESULTS.md").read_text()
+    assert read_protocol(fused)["encoder"] == read_protocol(members[0])["encoder"], "seeds of one config keep its record"
     other = root / "fuse_other"
     assert main(["evaluate", "--quiet", "--folds", "08", str(root / "feats"), str(root / "folds"), str(other), *TINY_GAGRU,
                  "train.max_epochs=1"]) == 0
     assert main(["fuse", str(root / "bad"), str(members[0]), str(other)]) == 2
+
+
+def test_fusion_of_different_systems_names_every_member():
+    """A fusion of systems is recorded as all of them (not under its first member's encoder); utt2spk and the
+    fold plan are still found through the first member's dirs."""
+    logreg = {"encoder": "logreg", "features": "emobase988", "feat_dir": "feats/emobase988", "folds_dir": "folds/loso",
+              "classes": ["anger", "neutral"], "commands": ["ser evaluate ..."]}
+    gagru = {**logreg, "encoder": "gagru", "features": "emobase78_avg5", "feat_dir": "feats/emobase78_avg5",
+             "folds_dir": "folds/loso_v2"}
+    merged = merged_protocol([logreg, gagru])
+    assert merged["encoder"] == "logreg + gagru" and merged["features"] == "emobase988 + emobase78_avg5"
+    assert merged["feat_dir"] == "feats/emobase988" and merged["folds_dir"] == "folds/loso"
+    assert merged["classes"] == ["anger", "neutral"] and "commands" not in merged
 
 
 def test_same_seed_same_scores(emodb_feats):
