@@ -9,14 +9,14 @@ No test label is used: the weights are equal.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import yaml
 
 from ser.errors import SerError
-from ser.fileio import atomic_write, write_text_atomic
 from ser.experiment import PROTOCOL_FILE, read_protocol
+from ser.fileio import atomic_write, write_text_atomic
 from ser.report import find_fold_scores, read_scores, write_scores
 
 

@@ -12,16 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ser.bundle import load_bundle
 from ser.cli import main
 from ser.config import load_config
-from ser.errors import SerError
 from ser.datadir import DataDir
-from ser.bundle import load_bundle
+from ser.errors import SerError
+from ser.experiment import read_protocol
+from ser.fusion import merged_protocol
 from ser.inference import make_batches
 from ser.train import upsample_indices
 from ser.trainer import inverse_frequency_weights as class_weights
-from ser.experiment import read_protocol
-from ser.fusion import merged_protocol
 
 REPO = Path(__file__).resolve().parents[1]
 SPEAKERS = ("03", "08", "09", "10")
