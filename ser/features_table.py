@@ -144,6 +144,10 @@ class FeatureTable:
     def speaker_of(self, utt: str) -> str:
         return self.data.utt2spk[utt]
 
+    def gender_of(self, utt: str) -> str | None:
+        """utt2gender's entry for `utt` (None without one): what `speaker_gender` normalisation learns from."""
+        return (self.data.get("utt2gender") or {}).get(utt)
+
     def speaker_stats(self, speaker: str) -> np.ndarray:
         stats = self.all_speaker_stats()
         if speaker not in stats:

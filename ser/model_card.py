@@ -76,9 +76,11 @@ def _model_lines(bundle: Bundle) -> list[str]:
         _field("normalisation", f"{bundle.normalization}: {describe(bundle.normalization)}"
                                 + (f", clipped to +-{float(bundle.norm_state['clip'][0]):g}" if "clip" in bundle.norm_state else "")),
     ]
-    if bundle.normalization == "speaker":
+    if bundle.normalization in ("speaker", "speaker_gender"):
+        alone = ("the pooled statistics of the training speakers of the gender a classifier in the model predicts for it"
+                 if bundle.normalization == "speaker_gender" else "the training speakers' pooled statistics")
         lines.append(_field("", "ser score pools a speaker's clips (--speaker, --utt2spk, a data dir's utt2spk); "
-                                "a clip alone gets the training speakers' pooled statistics"))
+                                f"a clip alone gets {alone}"))
     return lines
 
 

@@ -219,10 +219,7 @@ class SpeakerNormalization(Normalization):
             return apply_stats(feats, self.speakers[speaker]), f"speaker:{speaker}"
         if self.fallback is None:
             raise SerError(f"no statistics for speaker '{speaker}' (run `ser compute-cmvn`) and no fallback")
-        used = TRAINING_SPEAKERS
-        if speaker in self.too_little:
-            used += f" ({speaker}: {self.too_little[speaker]:g} feature rows, fewer than the {self.min_count:g} own statistics need)"
-        return apply_stats(feats, self.fallback), used
+        return apply_stats(feats, self.fallback), TRAINING_SPEAKERS + used_note(self, speaker)
 
     def _state(self) -> dict[str, np.ndarray]:
         if self.fallback is None:
@@ -235,6 +232,112 @@ class SpeakerNormalization(Normalization):
         return self
 
 
+#: the genders `speaker_gender` tells apart, in the order of its stored statistics (utt2gender: f/m, female/male)
+GENDERS = ("female", "male")
+
+
+def gender_name(value: str | None) -> str | None:
+    """utt2gender's value as one of GENDERS (f, F, female, w, ... -> female), or None when it names neither."""
+    head = str(value or "").strip().lower()[:1]
+    return {"f": "female", "w": "female", "m": "male"}.get(head)
+
+
+@register_normalization
+class SpeakerGenderNormalization(SpeakerNormalization):
+    """Per-speaker normalisation, with a better fallback for a clip alone: the pooled statistics of the training
+    speakers of its predicted gender instead of all of them.
+
+    Why: pooled over women and men, the training statistics leave a lone clip with its voice's pitch and resonance
+    level, the largest speaker offset and mostly a matter of gender, which a model trained on speaker-normalised
+    features reads as emotion. The gender is predicted from the clip itself by a linear classifier fitted at `fit`
+    on the training clips and their utt2gender (the feature rows' mean, normalised by all training speakers'
+    statistics); `apply` says which gender it used and how sure it was. Speakers with statistics of their own are
+    normalised exactly as by `speaker`.
+    """
+
+    name = "speaker_gender"
+    description = ("per-speaker z-normalisation (each speaker's own unlabelled audio, cmvn.scp); a clip without "
+                   "statistics of its speaker gets the training speakers of its predicted gender")
+
+    def __init__(self, min_count: float = 0.0) -> None:
+        super().__init__(min_count)
+        self.by_gender: dict[str, np.ndarray] = {}
+        self.weights: np.ndarray | None = None  # logistic regression on the fallback-normalised mean row: P(male)
+        self.bias = 0.0
+
+    def fit(self, source: StatisticsSource, utts: Sequence[str]) -> "SpeakerGenderNormalization":
+        super().fit(source, utts)
+        gender_of = getattr(source, "gender_of", None)
+        genders = {u: gender_name(gender_of(u)) if gender_of else None for u in utts}
+        unknown = sorted(u for u, g in genders.items() if g is None)
+        if unknown:
+            raise SerError(f"normalization '{self.name}' needs the gender (f/m) of every training utterance in utt2gender; "
+                           f"{len(unknown)} have none, e.g. {unknown[0]}")
+        by_speaker: dict[str, set[str]] = {}
+        for u, g in genders.items():
+            by_speaker.setdefault(source.speaker_of(u), set()).add(g)
+        mixed = sorted(s for s, gs in by_speaker.items() if len(gs) > 1)
+        if mixed:
+            raise SerError(f"normalization '{self.name}': speaker '{mixed[0]}' has utterances of both genders in utt2gender")
+        for gender in GENDERS:
+            speakers = sorted(s for s, gs in by_speaker.items() if gender in gs)
+            if not speakers:
+                raise SerError(f"normalization '{self.name}' needs training speakers of both genders; none is {gender}")
+            self.by_gender[gender] = sum_stats(source.speaker_stats(s) for s in speakers)
+        from sklearn.linear_model import LogisticRegression
+
+        rows = np.stack([self._gender_input(source.utterance_stats(u)) for u in utts])
+        target = np.array([GENDERS.index(genders[u]) for u in utts])
+        model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(rows, target)
+        self.weights, self.bias = model.coef_[0].astype(np.float64), float(model.intercept_[0])
+        return self
+
+    def _gender_input(self, stats: np.ndarray) -> np.ndarray:
+        """The classifier's input: a clip's mean feature row, normalised by every training speaker's statistics."""
+        count = max(float(stats[0, -1]), 1.0)
+        return apply_stats((stats[0, :-1] / count)[None, :], self.fallback)[0]
+
+    def predict_gender(self, feats: np.ndarray) -> tuple[str, float]:
+        """The gender the classifier gives a clip's feature matrix, and its probability."""
+        if self.weights is None:
+            raise SerError(f"normalization '{self.name}' has no gender classifier (fit it first)")
+        z = float(self._gender_input(stats_of(np.asarray(feats, dtype=np.float64))) @ self.weights + self.bias)
+        p_male = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        return ("male", p_male) if p_male >= 0.5 else ("female", 1.0 - p_male)
+
+    def _apply(self, feats: np.ndarray, speaker: str | None) -> tuple[np.ndarray, str]:
+        if speaker is not None and speaker in self.speakers:
+            return super()._apply(feats, speaker)
+        gender, p = self.predict_gender(feats)
+        out, used = self.apply_gender(feats, gender)
+        return out, f"{used}(p={p:.2f}){used_note(self, speaker)}"
+
+    def apply_gender(self, feats: np.ndarray, gender: str) -> tuple[np.ndarray, str]:
+        """`feats` normalised by the pooled statistics of the training speakers of `gender` (one of GENDERS)."""
+        return apply_stats(feats, self.by_gender[gender]), f"{TRAINING_SPEAKERS}-{gender}"
+
+    def _state(self) -> dict[str, np.ndarray]:
+        out = super()._state()
+        if self.weights is not None:
+            out.update({f"fallback_{g}": st for g, st in self.by_gender.items()})
+            out.update(gender_weights=self.weights, gender_bias=np.array([self.bias]))
+        return out
+
+    def _load(self, state: Mapping[str, np.ndarray]) -> "SpeakerGenderNormalization":
+        super()._load(state)
+        self.by_gender = {g: _state_array(state, f"fallback_{g}", self.name) for g in GENDERS}
+        self.weights = _state_array(state, "gender_weights", self.name)
+        self.bias = float(_state_array(state, "gender_bias", self.name)[0])
+        return self
+
+
+def used_note(norm: SpeakerNormalization, speaker: str | None) -> str:
+    """Why a named speaker still got the fallback (too little audio of their own), or nothing."""
+    if speaker in norm.too_little:
+        return f" ({speaker}: {norm.too_little[speaker]:g} feature rows, fewer than the {norm.min_count:g} own statistics need)"
+    return ""
+
+
 def describe(name: str) -> str:
     """The sentence reports print for a mode."""
     return normalization_class(name).description
@@ -242,9 +345,11 @@ def describe(name: str) -> str:
 
 __all__ = [
     "TRAINING_SPEAKERS",
+    "GENDERS",
     "Normalization",
     "StatisticsSource",
     "describe",
+    "gender_name",
     "load_normalization",
     "make_normalization",
     "normalization_class",

@@ -119,9 +119,11 @@ def run(args: argparse.Namespace) -> int:
     from ser.normalization import TRAINING_SPEAKERS
 
     if not args.quiet and any(r.normalization.startswith(TRAINING_SPEAKERS) for r in result.results):
-        print("note: --alone: every clip was normalised with the training speakers' pooled statistics" if args.alone else
+        whose = ("the pooled statistics of the training speakers of each clip's predicted gender (column normalisation)"
+                 if bundle.normalization == "speaker_gender" else "the training speakers' pooled statistics")
+        print(f"note: --alone: every clip was normalised with {whose}" if args.alone else
               "note: clips without a speaker, or of a speaker with too little audio for statistics of their own, were "
-              "normalised with the training speakers' pooled statistics (give --speaker or --utt2spk, with enough "
+              f"normalised with {whose} (give --speaker or --utt2spk, with enough "
               "clips of each speaker, to use a speaker's own)", file=sys.stderr)
     if labelled and args.segment != "vad":
         _report_metrics(args, result, mapped, bundle)
