@@ -85,7 +85,7 @@ def test_state_round_trips_and_bundles_score_with_it(feats: Path, tmp_path: Path
     assert main(["evaluate", "--quiet", "--folds", "03", str(feats), str(tmp_path / "folds"), str(tmp_path / "exp"),
                  "encoder=logreg", "normalization=speaker_gender"]) == 0
     scorer = Scorer(load_bundle(tmp_path / "exp" / "fold_03" / "model.ser"))
-    lone = [u for u in data.utt2spk if u.startswith("03")][0]
+    lone = next(u for u in data.utt2spk if u.startswith("03"))
     _, used = scorer.normalization.apply(table.raw[lone])
     assert used.startswith(f"{TRAINING_SPEAKERS}-")
 
