@@ -39,6 +39,19 @@ def format_card(bundle: Bundle) -> str:
     return "\n".join(lines) + "\n"
 
 
+def lone_and_grouped_uar(meta: dict[str, Any]) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """(lowest, highest) UAR the model card measured for clips scored alone, and grouped by speaker, on the same
+    corpora (e.g. leave-one-corpus-out); None when the card has no such pair. Why: `ser score` shows a user who
+    scored lone clips what grouping by speaker was worth for this model."""
+    measured = [e for e in ((meta.get("card") or {}).get("measured") or []) if isinstance(e, dict)]
+    alone = {e.get("corpus"): float(e["uar"]) for e in measured if "alone" in str(e.get("protocol", "")) and "uar" in e}
+    grouped = [float(e["uar"]) for e in measured
+               if "grouped" in str(e.get("protocol", "")) and e.get("corpus") in alone and "uar" in e]
+    if not alone or not grouped:
+        return None
+    return (min(alone.values()), max(alone.values())), (min(grouped), max(grouped))
+
+
 def _field(name: str, value: str) -> str:
     return f"{name:<14}{value}"
 

@@ -93,3 +93,21 @@ def test_info_of_a_missing_or_damaged_file(tmp_path, capsys):
     (tmp_path / "bad.ser").write_bytes(DEFAULT_MODEL.read_bytes()[:1000])
     rc, _, err = info(capsys, [str(tmp_path / "bad.ser")])
     assert rc == 2 and str(tmp_path / "bad.ser") in err
+
+
+def test_a_lone_clip_is_told_what_grouping_was_worth(emodb_dir, capsys):
+    """`ser score` of one clip with the built-in model: the note quotes the card's alone vs grouped UAR (the card's
+    own figures, whatever they are), and a card without such a pair gives no numbers."""
+    from ser.model_card import lone_and_grouped_uar
+
+    meta = load_bundle(DEFAULT_MODEL).meta
+    alone = [e["uar"] for e in meta["card"]["measured"] if "alone" in e["protocol"]]
+    corpora = {e["corpus"] for e in meta["card"]["measured"] if "alone" in e["protocol"]}
+    grouped = [e["uar"] for e in meta["card"]["measured"] if "grouped" in e["protocol"] and e["corpus"] in corpora]
+    assert lone_and_grouped_uar(meta) == ((min(alone), max(alone)), (min(grouped), max(grouped)))
+    assert max(alone) < min(grouped)  # what the note is for: grouping is worth it on this model's measurements
+    assert main(["score", str(next(emodb_dir.glob("03a01*.wav")))]) == 0
+    err = capsys.readouterr().err
+    assert f"{100 * min(alone):.0f}-{100 * max(alone):.0f}% UAR for clips scored alone" in err
+    assert lone_and_grouped_uar({"card": {"measured": [{"corpus": "x", "protocol": "LOSO", "uar": 0.5}]}}) is None
+    assert lone_and_grouped_uar({}) is None

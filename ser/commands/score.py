@@ -125,6 +125,14 @@ def run(args: argparse.Namespace) -> int:
               "note: clips without a speaker, or of a speaker with too little audio for statistics of their own, were "
               f"normalised with {whose} (give --speaker or --utt2spk, with enough "
               "clips of each speaker, to use a speaker's own)", file=sys.stderr)
+        from ser.model_card import lone_and_grouped_uar
+
+        measured = lone_and_grouped_uar(bundle.meta)
+        if measured:
+            (a_lo, a_hi), (g_lo, g_hi) = measured
+            print(f"note: this model's card measured {100 * a_lo:.0f}-{100 * a_hi:.0f}% UAR for clips scored alone against "
+                  f"{100 * g_lo:.0f}-{100 * g_hi:.0f}% for the same corpora's clips grouped by speaker (`ser info`)",
+                  file=sys.stderr)
     if labelled and args.segment != "vad":
         _report_metrics(args, result, mapped, bundle)
     if result.failures:
