@@ -62,7 +62,7 @@ def _conf(conf: dict[str, Any] | None) -> str:
 
 def _model_lines(bundle: Bundle) -> list[str]:
     from ser.classifier import POSTERIORS
-    from ser.normalization import describe
+    from ser.normalization import describe, normalization_class
 
     meta = bundle.meta
     path = Path(bundle.path)
@@ -89,9 +89,8 @@ def _model_lines(bundle: Bundle) -> list[str]:
         _field("normalisation", f"{bundle.normalization}: {describe(bundle.normalization)}"
                                 + (f", clipped to +-{float(bundle.norm_state['clip'][0]):g}" if "clip" in bundle.norm_state else "")),
     ]
-    if bundle.normalization in ("speaker", "speaker_gender"):
-        alone = ("the pooled statistics of the training speakers of the gender a classifier in the model predicts for it"
-                 if bundle.normalization == "speaker_gender" else "the training speakers' pooled statistics")
+    alone = normalization_class(bundle.normalization).lone_fallback
+    if alone:
         lines.append(_field("", "ser score pools a speaker's clips (--speaker, --utt2spk, a data dir's utt2spk); "
                                 f"a clip alone gets {alone}"))
     return lines

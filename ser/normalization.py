@@ -51,6 +51,9 @@ class Normalization:
     description: ClassVar[str] = ""
     #: True when `apply` needs each speaker's own statistics (cmvn.scp in training, speaker groups in scoring)
     uses_speaker_stats: ClassVar[bool] = False
+    #: what a clip without statistics of its own speaker is normalised with (empty: the mode needs none);
+    #: `ser score` notes and model cards quote it, so the wording lives once, with the mode
+    lone_fallback: ClassVar[str] = ""
 
     def fit(self, source: StatisticsSource, utts: Sequence[str]) -> "Normalization":
         return self
@@ -198,6 +201,7 @@ class SpeakerNormalization(Normalization):
     name = "speaker"
     description = "per-speaker z-normalisation (each speaker's own unlabelled audio, cmvn.scp)"
     uses_speaker_stats = True
+    lone_fallback = "the training speakers' pooled statistics"
 
     def __init__(self, min_count: float = 0.0) -> None:
         self.fallback: np.ndarray | None = None
@@ -258,6 +262,7 @@ class SpeakerGenderNormalization(SpeakerNormalization):
     name = "speaker_gender"
     description = ("per-speaker z-normalisation (each speaker's own unlabelled audio, cmvn.scp); a clip without "
                    "statistics of its speaker gets the training speakers of its predicted gender")
+    lone_fallback = "the pooled statistics of the training speakers of the gender a classifier in the model predicts for it"
 
     def __init__(self, min_count: float = 0.0) -> None:
         super().__init__(min_count)

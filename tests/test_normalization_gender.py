@@ -13,7 +13,9 @@ from ser.cli import main
 from ser.datadir import DataDir
 from ser.errors import SerError
 from ser.features_table import FeatureTable
-from ser.normalization import TRAINING_SPEAKERS, gender_name, load_normalization
+from ser.model_card import format_card
+from ser.normalization import (TRAINING_SPEAKERS, SpeakerGenderNormalization, SpeakerNormalization, gender_name,
+                               load_normalization)
 from ser.score import Scorer
 
 #: EmoDB's speakers and their genders (the corpus documentation); 03 and 08 are the held-out pair
@@ -72,7 +74,7 @@ def test_a_lone_clip_gets_its_predicted_genders_speakers(feats: Path):
     assert female[0, f0] / female[0, -1] > male[0, f0] / male[0, -1]
 
 
-def test_state_round_trips_and_bundles_score_with_it(feats: Path, tmp_path: Path):
+def test_state_round_trips_and_bundles_score_with_it(feats: Path, tmp_path: Path, emodb_dir: Path, capsys):
     table = FeatureTable(feats)
     norm = table.normalization("speaker_gender", _train_utts(table))
     again = load_normalization("speaker_gender", norm.state())
@@ -88,6 +90,13 @@ def test_state_round_trips_and_bundles_score_with_it(feats: Path, tmp_path: Path
     lone = next(u for u in data.utt2spk if u.startswith("03"))
     _, used = scorer.normalization.apply(table.raw[lone])
     assert used.startswith(f"{TRAINING_SPEAKERS}-")
+    # the model card and `ser score`'s note say what a lone clip gets in the mode's own words, not `speaker`'s
+    card = format_card(scorer.bundle)
+    assert SpeakerGenderNormalization.lone_fallback in card
+    assert SpeakerNormalization.lone_fallback not in card
+    wav = str(next(p for p in emodb_dir.glob("03*.wav")))
+    assert main(["score", "--model", str(tmp_path / "exp" / "fold_03" / "model.ser"), wav]) == 0
+    assert SpeakerGenderNormalization.lone_fallback in capsys.readouterr().err
 
 
 def test_missing_or_one_sided_genders_are_clear_errors(feats: Path, tmp_path: Path):

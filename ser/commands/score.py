@@ -116,11 +116,10 @@ def run(args: argparse.Namespace) -> int:
         from ser.score import plot_timeline
 
         plot_timeline(result, args.plot)
-    from ser.normalization import TRAINING_SPEAKERS
+    from ser.normalization import TRAINING_SPEAKERS, normalization_class
 
     if not args.quiet and any(r.normalization.startswith(TRAINING_SPEAKERS) for r in result.results):
-        whose = ("the pooled statistics of the training speakers of each clip's predicted gender (column normalisation)"
-                 if bundle.normalization == "speaker_gender" else "the training speakers' pooled statistics")
+        whose = normalization_class(bundle.normalization).lone_fallback + " (the output's `norm` column says which)"
         print(f"note: --alone: every clip was normalised with {whose}" if args.alone else
               "note: clips without a speaker, or of a speaker with too little audio for statistics of their own, were "
               f"normalised with {whose} (give --speaker or --utt2spk, with enough "
