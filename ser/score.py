@@ -367,9 +367,12 @@ class Scorer:
 
 
 def score_feature_dir(scorer: Scorer, feat_dir: str | Path, utts: Sequence[str] | None = None,
-                      alone: bool = False) -> ScoreRun:
+                      alone: bool = False, group: str | None = None) -> ScoreRun:
     """Score the matrices of an extracted feature dir (refused if made with another feature set): every utterance
-    or `utts`, grouped by their speakers or, with `alone`, each with the training speakers' statistics."""
+    or `utts`, grouped by their speakers or, with `alone`, each with the training speakers' statistics, or with
+    `group`, all as that one speaker (what `ser score --speaker GROUP` does with the same clips)."""
+    if alone and group:
+        raise SerError("score_feature_dir: alone or group, not both")
     from ser.datadir import DataDir
     from ser.frontend.arkio import open_scp
     from ser.limits import load_yaml_file
@@ -381,7 +384,7 @@ def score_feature_dir(scorer: Scorer, feat_dir: str | Path, utts: Sequence[str] 
     reader = open_scp(feat_dir / "feats.scp")
     utts = sorted(reader) if utts is None else list(utts)
     utt2emo = data.get("utt2emo") or {}
-    clips = [Clip(id=u, path=data.wav_scp.get(u, ""), speaker=None if alone else data.utt2spk.get(u),
+    clips = [Clip(id=u, path=data.wav_scp.get(u, ""), speaker=None if alone else group or data.utt2spk.get(u),
                   reference=utt2emo.get(u)) for u in utts]
     feats = [np.asarray(reader[u], dtype=np.float32) for u in utts]
     return scorer.score_features(clips, feats, [None] * len(clips))

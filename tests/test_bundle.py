@@ -14,6 +14,7 @@ import yaml
 from score_fixtures import SPEAKERS, TINY_GAGRU, build_experiment, read_scores
 from ser.bundle import BUNDLE_FORMAT, BundleError, load_bundle, save_bundle
 from ser.cli import main
+from ser.errors import SerError
 from ser.frontend.cmvn import read_cmvn, sum_stats
 from tests.hostile import reseal_bundle as _rewrite
 
@@ -253,3 +254,26 @@ def test_onnx_bundle_scores_without_torch_like_the_fold(exp, emodb_dir, capsys, 
     assert rc == 0
     for row in torch_rows:
         np.testing.assert_allclose([row["posteriors"][c] for c in bundle.classes], expected[Path(row["path"]).stem], atol=2e-6)
+
+
+def test_a_group_scores_from_features_as_ser_score_speaker_does(exp, capsys):
+    """`score_feature_dir(group=...)` (the cross-corpus recipe's `source` mode) pools every clip, of every speaker,
+    into one set of statistics, exactly as `ser score --speaker NAME` does with the same clips' audio."""
+    from ser.datadir import DataDir
+    from ser.score import Scorer, score_feature_dir
+
+    wavs = DataDir.read(exp / "feats").wav_scp
+    utts = sorted(wavs)[:6] + sorted(wavs)[-6:]  # two speakers
+    bundle = load_bundle(exp / "fold03.ser")
+    run = score_feature_dir(Scorer(bundle), exp / "feats", utts, group="src")
+    by_speaker = score_feature_dir(Scorer(bundle), exp / "feats", utts)
+    assert {r.normalization for r in run.results} == {"speaker:src(12)"}
+    rc, rows = score_json(capsys, ["--model", str(exp / "fold03.ser"), "--speaker", "src", *(wavs[u] for u in utts)])
+    assert rc == 0 and len(rows) == len(utts)
+    for r, row in zip(run.results, rows):
+        assert Path(row["path"]).stem == r.clip.id and row["normalization"] == r.normalization
+        np.testing.assert_allclose([row["posteriors"][c] for c in bundle.classes], r.posteriors, atol=2e-6)
+    # pooling two speakers is not what grouping each by their own statistics gives
+    assert any(not np.allclose(a.posteriors, b.posteriors, atol=1e-4) for a, b in zip(run.results, by_speaker.results))
+    with pytest.raises(SerError, match="not both"):
+        score_feature_dir(Scorer(bundle), exp / "feats", utts, alone=True, group="src")

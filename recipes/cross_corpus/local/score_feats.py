@@ -3,7 +3,9 @@
 extracting every clip again (the same wavs and feature set give the same matrices; on 2 CPU cores this saves the
 ~10 minutes a re-extraction of 1702 clips costs per config). Also keeps each clip's posteriors for calibration.
 
-    python3 local/score_feats.py FEAT_DIR EXP_DIR     (writes EXP_DIR/held_out_<corpus>_{alone,grouped}.json and .tsv)
+    python3 local/score_feats.py FEAT_DIR EXP_DIR [MODE ...]
+        (writes EXP_DIR/held_out_<corpus>_<mode>.json and .tsv; modes: alone, grouped (by speaker, the default two)
+         and source: every clip of the corpus as one speaker, as `ser score --speaker SOURCE` pools a folder)
 """
 
 from __future__ import annotations
@@ -18,17 +20,24 @@ from ser.score import Scorer, score_feature_dir
 from ser.score_metrics import labelled_score
 
 
-def score_held_out(feat_dir: Path, exp_dir: Path) -> None:
+MODES = ("alone", "grouped", "source")
+
+
+def score_held_out(feat_dir: Path, exp_dir: Path, modes: tuple[str, ...] = ("alone", "grouped")) -> None:
     """Write the metrics JSON and a posterior table per held-out corpus and scoring mode."""
+    unknown = sorted(set(modes) - set(MODES))
+    if unknown:
+        raise SystemExit(f"unknown mode(s) {unknown}: use {', '.join(MODES)}")
     corpus_of = DataDir.read(feat_dir).maps["utt2corpus"]
     for corpus in sorted(set(corpus_of.values())):
         model = exp_dir / f"fold_{corpus}" / "model.ser"
         utts = sorted(u for u, c in corpus_of.items() if c == corpus)
-        for how in ("alone", "grouped"):
+        for how in modes:
             bundle = load_bundle(model)
             scorer = Scorer(bundle)  # fresh: per-speaker statistics adapted by one run must not leak into the next
-            run = score_feature_dir(scorer, feat_dir, utts, alone=how == "alone")
-            record = {"model": str(model), "inputs": [str(feat_dir)], "corpus": corpus, "alone": how == "alone",
+            run = score_feature_dir(scorer, feat_dir, utts, alone=how == "alone",
+                                    group=f"{corpus}-all" if how == "source" else None)
+            record = {"model": str(model), "inputs": [str(feat_dir)], "corpus": corpus, "alone": how == "alone", "mode": how,
                       "normalization": bundle.normalization, "from_features": True, **labelled_score(run).to_dict()}
             (exp_dir / f"held_out_{corpus}_{how}.json").write_text(json.dumps(record, indent=1) + "\n")
             with open(exp_dir / f"held_out_{corpus}_{how}.tsv", "w", encoding="utf-8") as out:
@@ -38,4 +47,4 @@ def score_held_out(feat_dir: Path, exp_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    score_held_out(Path(sys.argv[1]), Path(sys.argv[2]))
+    score_held_out(Path(sys.argv[1]), Path(sys.argv[2]), tuple(sys.argv[3:]) or ("alone", "grouped"))
