@@ -39,17 +39,23 @@ def format_card(bundle: Bundle) -> str:
     return "\n".join(lines) + "\n"
 
 
-def lone_and_grouped_uar(meta: dict[str, Any]) -> tuple[tuple[float, float], tuple[float, float]] | None:
-    """(lowest, highest) UAR the model card measured for clips scored alone, and grouped by speaker, on the same
-    corpora (e.g. leave-one-corpus-out); None when the card has no such pair. Why: `ser score` shows a user who
-    scored lone clips what grouping by speaker was worth for this model."""
-    measured = [e for e in ((meta.get("card") or {}).get("measured") or []) if isinstance(e, dict)]
-    alone = {e.get("corpus"): float(e["uar"]) for e in measured if "alone" in str(e.get("protocol", "")) and "uar" in e}
-    grouped = [float(e["uar"]) for e in measured
-               if "grouped" in str(e.get("protocol", "")) and e.get("corpus") in alone and "uar" in e]
-    if not alone or not grouped:
-        return None
-    return (min(alone.values()), max(alone.values())), (min(grouped), max(grouped))
+#: how a card's `measured` entries name the three ways of scoring clips of a corpus the model never heard
+SCORING_MODES = {"alone": "alone", "source": "pooled as one source", "grouped": "grouped"}
+
+
+def scoring_mode_uar(meta: dict[str, Any]) -> dict[str, tuple[float, float]] | None:
+    """(lowest, highest) UAR the model card measured per way of scoring (`SCORING_MODES`: clips alone, a corpus's
+    clips pooled as one source, grouped by speaker) on the corpora it measured clips alone on; None unless the
+    card has both alone and grouped figures. Why: `ser score` shows a user who scored lone clips what pooling a
+    source or grouping by speaker was worth for this model."""
+    measured = [e for e in ((meta.get("card") or {}).get("measured") or []) if isinstance(e, dict) and "uar" in e]
+    alone = {e.get("corpus") for e in measured if SCORING_MODES["alone"] in str(e.get("protocol", ""))}
+    ranges = {}
+    for mode, words in SCORING_MODES.items():
+        uars = [float(e["uar"]) for e in measured if words in str(e.get("protocol", "")) and e.get("corpus") in alone]
+        if uars:
+            ranges[mode] = (min(uars), max(uars))
+    return ranges if "alone" in ranges and "grouped" in ranges else None
 
 
 def _field(name: str, value: str) -> str:

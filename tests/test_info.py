@@ -96,18 +96,27 @@ def test_info_of_a_missing_or_damaged_file(tmp_path, capsys):
 
 
 def test_a_lone_clip_is_told_what_grouping_was_worth(emodb_dir, capsys):
-    """`ser score` of one clip with the built-in model: the note quotes the card's alone vs grouped UAR (the card's
-    own figures, whatever they are), and a card without such a pair gives no numbers."""
-    from ser.model_card import lone_and_grouped_uar
+    """`ser score` of one clip with the built-in model: the note quotes the card's UAR for clips alone, a corpus
+    pooled as one source and clips grouped by speaker (the card's own figures, whatever they are), and a card
+    without an alone and grouped pair gives no numbers."""
+    from ser.model_card import scoring_mode_uar
 
     meta = load_bundle(DEFAULT_MODEL).meta
     alone = [e["uar"] for e in meta["card"]["measured"] if "alone" in e["protocol"]]
     corpora = {e["corpus"] for e in meta["card"]["measured"] if "alone" in e["protocol"]}
+    source = [e["uar"] for e in meta["card"]["measured"] if "one source" in e["protocol"] and e["corpus"] in corpora]
     grouped = [e["uar"] for e in meta["card"]["measured"] if "grouped" in e["protocol"] and e["corpus"] in corpora]
-    assert lone_and_grouped_uar(meta) == ((min(alone), max(alone)), (min(grouped), max(grouped)))
-    assert max(alone) < min(grouped)  # what the note is for: grouping is worth it on this model's measurements
+    assert scoring_mode_uar(meta) == {"alone": (min(alone), max(alone)), "source": (min(source), max(source)),
+                                      "grouped": (min(grouped), max(grouped))}
+    # what the note is for: pooling a source, and more so grouping by speaker, is worth it on this model's figures
+    assert max(alone) < max(source) < max(grouped) and min(alone) < min(source) < min(grouped)
     assert main(["score", str(next(emodb_dir.glob("03a01*.wav")))]) == 0
     err = capsys.readouterr().err
-    assert f"{100 * min(alone):.0f}-{100 * max(alone):.0f}% UAR for clips scored alone" in err
-    assert lone_and_grouped_uar({"card": {"measured": [{"corpus": "x", "protocol": "LOSO", "uar": 0.5}]}}) is None
-    assert lone_and_grouped_uar({}) is None
+    assert f"{100 * min(alone):.0f}-{100 * max(alone):.0f}% for clips scored alone" in err
+    assert f"{100 * min(source):.0f}-{100 * max(source):.0f}% for a corpus pooled as one source" in err
+    assert "--speaker SOURCE" in err
+    assert scoring_mode_uar({"card": {"measured": [{"corpus": "x", "protocol": "LOSO", "uar": 0.5}]}}) is None
+    no_source = {"card": {"measured": [{"corpus": "x", "protocol": "each clip alone", "uar": 0.3},
+                                       {"corpus": "x", "protocol": "grouped by speaker", "uar": 0.5}]}}
+    assert scoring_mode_uar(no_source) == {"alone": (0.3, 0.3), "grouped": (0.5, 0.5)}
+    assert scoring_mode_uar({}) is None

@@ -119,19 +119,21 @@ def run(args: argparse.Namespace) -> int:
     from ser.normalization import TRAINING_SPEAKERS, normalization_class
 
     if not args.quiet and any(r.normalization.startswith(TRAINING_SPEAKERS) for r in result.results):
-        whose = normalization_class(bundle.normalization).lone_fallback + " (the output's `norm` column says which)"
+        whose = normalization_class(bundle.normalization).lone_fallback
         print(f"note: --alone: every clip was normalised with {whose}" if args.alone else
               "note: clips without a speaker, or of a speaker with too little audio for statistics of their own, were "
-              f"normalised with {whose} (give --speaker or --utt2spk, with enough "
-              "clips of each speaker, to use a speaker's own)", file=sys.stderr)
-        from ser.model_card import lone_and_grouped_uar
+              f"normalised with {whose}; the output's `norm` column says which. Give --speaker or --utt2spk, with "
+              "enough clips of each speaker, to use a speaker's own; a folder from one source without speaker labels "
+              "can be pooled with --speaker SOURCE if its mix of emotions is not one-sided", file=sys.stderr)
+        from ser.model_card import scoring_mode_uar
 
-        measured = lone_and_grouped_uar(bundle.meta)
+        measured = scoring_mode_uar(bundle.meta)
         if measured:
-            (a_lo, a_hi), (g_lo, g_hi) = measured
-            print(f"note: this model's card measured {100 * a_lo:.0f}-{100 * a_hi:.0f}% UAR for clips scored alone against "
-                  f"{100 * g_lo:.0f}-{100 * g_hi:.0f}% for the same corpora's clips grouped by speaker (`ser info`)",
-                  file=sys.stderr)
+            wording = {"alone": "clips scored alone", "source": "a corpus pooled as one source (--speaker SOURCE)",
+                       "grouped": "clips grouped by speaker"}
+            print("note: this model's card measured, on the same corpora, a UAR of " + ", ".join(
+                f"{100 * lo:.0f}-{100 * hi:.0f}% for {wording[how]}" for how, (lo, hi) in measured.items())
+                + " (`ser info`)", file=sys.stderr)
     if labelled and args.segment != "vad":
         _report_metrics(args, result, mapped, bundle)
     if result.failures:
