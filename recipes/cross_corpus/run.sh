@@ -13,8 +13,9 @@
 #         also the augmented copies of every utterance into feats/<set>/augment; a loco fold trains only on the copies
 #         of its own training corpus's utterances, ser.copies; the held-out corpus is never copied into training), 2 folds,
 #         3 per-speaker CMVN, 4 train and score every fold, 5 check, 6 report (per-corpus breakdown),
-#         7 score each held-out corpus with its loco fold model as a user would (`ser score DATA`): every clip alone
-#           and grouped by speaker -> exp/loco/<tag>/held_out_<corpus>_{alone,grouped}.json and exp/cross_corpus.md
+#         7 score each held-out corpus with its loco fold model as a user would (`ser score DATA`): every clip alone,
+#           all pooled as one source (--speaker <corpus>-all) and grouped by speaker
+#           -> exp/loco/<tag>/held_out_<corpus>_{alone,source,grouped}.json and exp/cross_corpus.md
 #           (--score-from feats: the same scoring read from the extracted features, local/score_feats.py, + posteriors),
 #         8 (not by default) export --builtin CONFIG trained on both corpora (loso exp), calibrated, with its card.
 set -euo pipefail
@@ -82,16 +83,16 @@ if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
   for c in $configs; do
     d=$(exp_of "$c")
     if [ "$score_from" = feats ]; then
-      log "Stage 7: each fold model of $d scores its held-out corpus's clips in feats/$(feature_of "$c") (alone, grouped)"
-      python3 local/score_feats.py "feats/$(feature_of "$c")" "$d"
+      log "Stage 7: each fold model of $d scores its held-out corpus's clips in feats/$(feature_of "$c") (alone, one source, grouped)"
+      python3 local/score_feats.py "feats/$(feature_of "$c")" "$d" alone source grouped
       continue
     fi
     for corpus in emodb ravdess; do
-      for how in alone grouped; do
+      for how in alone source grouped; do
         out=$d/held_out_${corpus}_$how.json
         [ -f "$out" ] && continue
         log "Stage 7: $d/fold_$corpus/model.ser scores data/${corpus}6 ($how)"
-        flag=""; [ $how = alone ] && flag=--alone
+        flag=""; [ $how = alone ] && flag=--alone; [ $how = source ] && flag="--speaker ${corpus}-all"
         ser score --quiet --nj "$nj" ${cluster:+--cluster "$cluster"} --model "$d/fold_$corpus/model.ser" $flag --metrics "$out.tmp" data/${corpus}6 > /dev/null
         mv "$out.tmp" "$out"
       done
