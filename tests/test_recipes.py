@@ -264,7 +264,7 @@ def test_msp_improv_recipe_errors_say_what_to_do(tmp_path):
 
 def test_cross_corpus_recipe(emodb_dir, tmp_path):
     """recipes/cross_corpus on a small EmoDB + RAVDESS pair: combine, loco and loso folds, per-corpus report, and
-    each held-out corpus scored with `ser score` alone and grouped."""
+    each held-out corpus scored with `ser score` alone, as one source and grouped."""
     emodb = tmp_path / "emodb"
     emodb.mkdir()
     for spk in ("03", "08", "10"):
@@ -279,13 +279,15 @@ def test_cross_corpus_recipe(emodb_dir, tmp_path):
     for corpus in ("emodb", "ravdess"):
         alone = json.loads((loco / f"held_out_{corpus}_alone.json").read_text())
         grouped = json.loads((loco / f"held_out_{corpus}_grouped.json").read_text())
+        source = json.loads((loco / f"held_out_{corpus}_source.json").read_text())  # all clips as one speaker
+        assert source["shared"]["n"] == grouped["shared"]["n"]
         six = ["anger", "disgust", "fear", "happiness", "neutral", "sadness"]
         assert len(alone["shared_classes"]) >= 4 and set(alone["shared_classes"]) <= set(six)
         assert alone["shared"]["n"] == grouped["shared"]["n"] == per_corpus[corpus]["n"]
         # grouped scoring of the held-out corpus is what `ser evaluate` scored for that fold (arg-max over every class)
         assert grouped["unrestricted"]["uar"] == pytest.approx(per_corpus[corpus]["uar"], abs=1e-9)
     table = (recipe / "exp" / "cross_corpus.md").read_text()
-    assert "| logreg_egemaps88 | ravdess -> emodb |" in table and "Selection score" in table
+    assert "| logreg_egemaps88 | ravdess -> emodb |" in table and "Selection score" in table and "one-source UAR" in table
     assert "UAR emodb" in (recipe / "exp" / "loso" / "RESULTS.md").read_text()
     # stage 7 from the extracted features (--score-from feats) measures what `ser score` measured from the audio
     audio = {f.name: json.loads(f.read_text()) for f in loco.glob("held_out_*.json")}
