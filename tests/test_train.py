@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -142,6 +143,12 @@ def test_fuse_averages_posteriors_of_seeds(emodb_feats):
     for utt in f:
         np.testing.assert_allclose(f[utt], (a[utt] + b[utt]) / 2, atol=2e-6)
     assert main(["report", str(fused)]) == 0 and "fusion" in (fused / "RESULTS.md").read_text()
+    # each member's own UAR stands beside the fused row (one seed's noise), as the report of that member gives it
+    spread = read_protocol(fused)["fusion_members_uar"]
+    for member in members:
+        assert main(["report", str(member)]) == 0
+        assert f"{100 * json.loads((member / 'results.json').read_text())['mean']['uar']:.2f}" in spread
+    assert "mean" in spread and "fusion_members_uar" in (fused / "RESULTS.md").read_text()
     assert read_protocol(fused)["encoder"] == read_protocol(members[0])["encoder"], "seeds of one config keep its record"
     other = root / "fuse_other"
     assert main(["evaluate", "--quiet", "--folds", "08", str(root / "feats"), str(root / "folds"), str(other), *TINY_GAGRU,
