@@ -12,6 +12,7 @@ HELP = "Label audio clips with a model bundle: one row per clip (label + posteri
 EXAMPLES = [
     "ser score --model gagru_emodb.ser clips/                          # table on stdout",
     "ser score --model m.ser --speaker anna anna/*.wav --json          # anna's own normalisation statistics",
+    "ser score --speaker src recordings/                               # one source, no speaker labels: pooled",
     "ser score --model m.ser --utt2spk utt2spk --csv scores.csv list.txt",
     "ser score --model m.ser --segment vad --plot timeline.png meeting.wav",
     "ser score --label-map ravdess --alone --metrics ravdess.json data/ravdess   # accuracy/UAR on shared classes",
@@ -24,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_cluster(parser)
     parser.add_argument("inputs", nargs="+", help="audio files, folders (recursive), list files (one path a line) or data dirs")
     parser.add_argument("--model", help="bundle from `ser export` (default: the model shipped with ser)")
-    parser.add_argument("--speaker", help="all clips are this speaker: normalise with their pooled statistics")
+    parser.add_argument("--speaker", help="all clips are this speaker, or one source (a folder of mixed emotions "
+                        "without speaker labels): normalise with their pooled statistics")
     parser.add_argument("--utt2spk", help="file of 'clip speaker' lines (clip = id, path, file name or stem)")
     parser.add_argument("--segment", choices=["none", "vad"], default="none",
                         help="vad: cut each file into speech segments (see --vad) and print a timeline of their labels")
