@@ -19,7 +19,9 @@ from ser.score import Scorer, score_feature_dir
 
 
 def _scores(model: Path, feat_dir: Path, utts: list[str], truth: dict[str, str], classes: list[str]) -> tuple:
-    """(UAR, per-class recall) of `utts` scored alone and pooled as one source, arg-max over `classes`."""
+    """Metrics of `utts` scored alone and pooled as one source, arg-max over `classes` (the corpus's classes, not
+    the folder's: `labelled_score` restricts to the classes a folder holds, which makes a one-emotion folder always
+    right)."""
     out = []
     for alone in (True, False):
         scorer = Scorer(load_bundle(model))  # fresh: pooled statistics must not leak from one folder to the next

@@ -22,8 +22,10 @@ def main(exp_dirs: list[Path]) -> None:
     for d in exp_dirs:
         total = []
         for test, train in CORPORA.items():
-            m = {how: json.loads(path.read_text())["shared"] for how in ("alone", "source", "grouped")
-                 if (path := d / f"held_out_{test}_{how}.json").is_file() or how != "source"}
+            files = {how: d / f"held_out_{test}_{how}.json" for how in ("alone", "source", "grouped")}
+            if not files["source"].is_file():  # scored before stage 7 had the source mode
+                del files["source"]
+            m = {how: json.loads(path.read_text())["shared"] for how, path in files.items()}
             total.append((m["alone"]["uar"] + m["grouped"]["uar"]) / 2)
             cells = [f"{100 * m[how]['uar']:.1f} | {100 * m[how]['accuracy']:.1f}" if how in m else "- | -"
                      for how in ("alone", "source", "grouped")]
