@@ -16,7 +16,7 @@ from ser.frontend import featurise as fz
 from ser.frontend import spill
 from ser.frontend.deltas import delta
 from ser.frontend.extract import extract
-from ser.frontend.featureset import load_feature_set
+from ser.frontend.featureset import FeatureSet, load_feature_set
 from tests.test_extract import SUBSET, make_datadir
 
 #: small blocks so a ~65 s file is 20+ blocks and the test stays fast
@@ -157,9 +157,9 @@ def test_extract_memory_is_flat_in_file_length(emodb_dir, tmp_path, small_blocks
 
 
 def test_functionals_read_long_audio_in_blocks(emodb_dir, tmp_path, small_blocks):
-    """A functionals set over a ~2 min file: the audio reaches openSMILE block by block, so the Python-side peak
-    (tracemalloc, numpy buffers included) stays below the file's own samples, and the row equals the one-write
-    pass's."""
+    """A functionals set over a ~2 min file: the audio reaches openSMILE block by block (its contours, summarised by
+    ser.frontend.long_functionals), so the Python-side peak (tracemalloc, numpy buffers included) stays below the
+    file's own samples, and the row equals the one-write pass's to float32 rounding."""
     from ser.audio import load_audio
 
     fs = load_feature_set("emobase988")
@@ -170,15 +170,17 @@ def test_functionals_read_long_audio_in_blocks(emodb_dir, tmp_path, small_blocks
     print(f"traced peak {peak}, the file's float32 samples {samples.nbytes}")
     assert peak < 0.5 * samples.nbytes, (peak, samples.nbytes)
     row = kaldiio.load_scp(str(tmp_path / "f_long" / "feats.scp"))["rec"]
-    assert np.array_equal(row, fs.postprocess(fs.build()(samples, 16000)))
+    np.testing.assert_allclose(row, fs.postprocess(fs.build()(samples, 16000)), rtol=1e-4, atol=1e-5)
 
 
 def test_functionals_of_a_too_long_utterance_are_refused_and_the_batch_goes_on(emodb_dir, tmp_path, monkeypatch):
-    """Past SER_MAX_FUNCTIONALS_MINUTES (default 10) an utterance-level set refuses the utterance with a reason that
+    """Past SER_MAX_FUNCTIONALS_MINUTES (default 10) an utterance-level set whose memory grows refuses the utterance with a reason that
     names the limit and the way out; the other utterances are extracted; 0 lifts the limit."""
     ids = ["03a01Fa", "03a01Nc", "03b10Ec"]  # 1.9, 1.6 and 3.2 s
     data = make_datadir(emodb_dir, tmp_path / "data", ids)
-    fs = load_feature_set("egemaps88")
+    # GeMAPSv01b: openSMILE's own one pass, memory growing with the utterance (eGeMAPSv02 and emobase have no limit)
+    fs = FeatureSet.from_dict({"name": "gemaps62", "kind": "opensmile", "level": "utterance",
+                               "options": {"feature_set": "GeMAPSv01b", "feature_level": "functionals"}})
     monkeypatch.setenv("SER_MAX_FUNCTIONALS_MINUTES", "0.04")  # 2.4 s: one of the three clips is longer
     result = extract(DataDir.read(data), tmp_path / "feats", fs, nj=1, progress=False)
     durations = {u: sf.info(str(emodb_dir / f"{u}.wav")).duration for u in ids}

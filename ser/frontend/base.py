@@ -7,7 +7,8 @@ because building some of them (openSMILE) costs more than processing a short cli
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from collections.abc import Iterable
+from typing import Any, Callable, Protocol, Union
 
 import numpy as np
 
@@ -24,6 +25,8 @@ class Extractor(Protocol):
     #: a whole-utterance step (a level threshold relative to the loudest frame, a global pitch decoding)
     #: optional, default False: `streams` True and a method `stream(blocks, rate)` when one pass over an utterance can
     #: take its audio as consecutive blocks (openSMILE functionals), so a long utterance is never read whole
+    #: optional, default False: `bounded` True when `stream`'s memory does not grow with the utterance either, so
+    #: no length limit applies (``ser.limits.max_functionals_seconds``)
 
     @property
     def dim(self) -> int: ...
@@ -32,6 +35,14 @@ class Extractor(Protocol):
 
 
 ExtractorFactory = Callable[..., Extractor]
+#: what an extractor's `stream` takes: consecutive sample blocks, or a callable that opens them afresh (a wrapper
+#: that needs several passes over a long utterance, e.g. its level first, asks for the callable)
+Blocks = Union[Iterable[np.ndarray], Callable[[], Iterable[np.ndarray]]]
+
+
+def open_blocks(blocks: Blocks) -> Iterable[np.ndarray]:
+    """The blocks of one pass: a fresh stream from a callable, else the iterable itself (one pass only)."""
+    return blocks() if callable(blocks) else blocks
 _EXTRACTORS: dict[str, ExtractorFactory] = {}
 
 
@@ -65,4 +76,4 @@ def registered_kinds() -> list[str]:
     return sorted(_EXTRACTORS)
 
 
-__all__ = ["Extractor", "ExtractorFactory", "make_extractor", "register_extractor", "registered_kinds"]
+__all__ = ["Blocks", "Extractor", "ExtractorFactory", "make_extractor", "register_extractor", "open_blocks", "registered_kinds"]

@@ -9,9 +9,10 @@ against the search path below; a path to any YAML file works too.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ser.errors import SerError
-from ser.frontend.base import Extractor, make_extractor
+from ser.frontend.base import Blocks, Extractor, make_extractor
 from ser.limits import load_yaml_file
 
 
@@ -131,10 +132,18 @@ class FeatureSet:
 
 class _Wrapped:
     """What every wrapper of an extractor shares: the base, its frame shift, column names and dimension. A wrapper
-    that needs the whole utterance (a level, several framings) is neither blockwise nor streaming."""
+    that needs the whole utterance (a level, several framings) is not blockwise; it streams (and is bounded) when
+    its base does, making one pass over the audio per framing plus one for the level."""
 
     blockwise = False
-    streams = False
+
+    @property
+    def streams(self) -> bool:
+        return bool(getattr(self.base, "streams", False))
+
+    @property
+    def bounded(self) -> bool:
+        return bool(getattr(self.base, "bounded", False))
 
     def __init__(self, base: Extractor, names: list[str] | None = None) -> None:
         self.base = base
@@ -157,11 +166,7 @@ class ColumnSubset(_Wrapped):
     def __call__(self, samples: np.ndarray, rate: int) -> np.ndarray:
         return np.ascontiguousarray(self.base(samples, rate)[:, self.columns])
 
-    @property
-    def streams(self) -> bool:
-        return bool(getattr(self.base, "streams", False))
-
-    def stream(self, blocks: Iterable[np.ndarray], rate: int) -> np.ndarray:
+    def stream(self, blocks: Blocks, rate: int) -> np.ndarray:
         return np.ascontiguousarray(self.base.stream(blocks, rate)[:, self.columns])
 
 
@@ -180,6 +185,24 @@ class LevelNormalised(_Wrapped):
         if rms == 0.0:  # digital silence is refused before this; an empty clip gives the base's own answer
             return self.base(samples, rate)
         return self.base((x * min(self.target / rms, 0.99 / peak)).astype(np.float32), rate)
+
+    def stream(self, blocks: Blocks, rate: int) -> np.ndarray:
+        """`self(concatenated)` in two passes over `blocks` (a callable): the RMS and peak, then the scaled audio."""
+        if not callable(blocks):
+            raise TypeError("a level-normalised stream reads the audio twice: pass a callable that opens the blocks")
+        squares, count, peak = 0.0, 0, 0.0
+        for block in blocks():
+            x = np.asarray(block, dtype=np.float64)
+            squares, count = squares + float(np.dot(x, x)), count + x.size
+            peak = max(peak, float(np.max(np.abs(x)))) if x.size else peak
+        rms = float(np.sqrt(squares / count)) if count else 0.0
+        gain = 1.0 if rms == 0.0 else min(self.target / rms, 0.99 / peak)
+
+        def scaled() -> Iterator[np.ndarray]:
+            for block in blocks():
+                yield block if rms == 0.0 else (np.asarray(block, dtype=np.float64) * gain).astype(np.float32)
+
+        return self.base.stream(scaled, rate)
 
 
 class OffsetAveraged(_Wrapped):
@@ -203,6 +226,30 @@ class OffsetAveraged(_Wrapped):
                 shifted = rows
             total += shifted
         return (total / (1 + len(self.offsets_ms))).astype(np.float32)
+
+    def stream(self, blocks: Blocks, rate: int) -> np.ndarray:
+        """`self(concatenated)` with one pass over `blocks` (a callable) per framing."""
+        if not callable(blocks):
+            raise TypeError("an offset-averaged stream reads the audio once per framing: pass a callable that opens the blocks")
+        rows = self.base.stream(blocks, rate)
+        if rows.shape[0] == 0:
+            return rows
+        total = rows.astype(np.float64)
+        for ms in self.offsets_ms:
+            cut = round(ms * rate / 1000)
+            shifted = self.base.stream(functools.partial(_without_first, blocks, cut), rate)
+            total += shifted if shifted.shape == rows.shape else rows
+        return (total / (1 + len(self.offsets_ms))).astype(np.float32)
+
+
+def _without_first(blocks: Callable[[], Iterable[np.ndarray]], count: int) -> Iterator[np.ndarray]:
+    """The samples of a fresh pass over `blocks` less the first `count`."""
+    for block in blocks():
+        if count >= block.size:
+            count -= block.size
+            continue
+        yield block[count:]
+        count = 0
 
 
 def load_feature_set(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> FeatureSet:

@@ -92,13 +92,13 @@ def feature_stream(fs: FeatureSet, extractor: Any, path: str, start: float | Non
     last = end if end is not None and end > 0 else audio.duration
     if _cut_in_blocks(fs, extractor, first, last):
         yield from feature_blocks(fs, extractor, audio, first, last)
-    elif fs.level == "utterance" and last - first > max_functionals_seconds():
+    elif fs.level == "utterance" and last - first > max_functionals_seconds() and not getattr(extractor, "bounded", False):
         raise InputFileError(path, f"{(last - first) / 60:.2f} min of audio for one '{fs.name}' vector: utterance-level sets are "
                              f"limited to {max_functionals_seconds() / 60:g} min (openSMILE keeps every frame for the "
                              f"percentiles); cut the recording into utterances (a segments file) or set "
                              f"{FUNCTIONALS_MINUTES_ENV}=MINUTES (0: no limit)")
     elif _streamed(fs, extractor, first, last):
-        feats = extractor.stream(audio.stream(start, end, fs.sample_rate), fs.sample_rate)
+        feats = extractor.stream(lambda: audio.stream(start, end, fs.sample_rate), fs.sample_rate)
         yield check_features(fs.postprocess(feats), str(audio.path), last - first)
     else:
         yield featurise_samples(fs, extractor, audio.read(start, end, fs.sample_rate), fs.sample_rate, path)

@@ -3,17 +3,18 @@
 Frame-level sets take openSMILE's LLDs and append our own regression deltas (window 2, the
 openSMILE/HTK formula), so `deltas: 2` gives 26 -> 78 for Emobase as GA-GRU uses; openSMILE's
 own LLD_Deltas level stops at first order. Utterance-level sets return openSMILE's functionals; those openSMILE
-runs natively also `stream` a long utterance's audio block by block (``ser.frontend.smile_native``).
+runs natively also `stream` a long utterance's audio block by block: eGeMAPSv02 and emobase in memory that does not
+grow with the utterance (``ser.frontend.long_functionals``, `bounded`), the others in one openSMILE pass that keeps
+every frame (``ser.frontend.smile_native``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from ser.frontend.base import register_extractor
+from ser.frontend.base import Blocks, open_blocks, register_extractor
 from ser.frontend.deltas import add_deltas
 
 _LEVELS = {"lld": "LowLevelDescriptors", "functionals": "Functionals"}
@@ -75,15 +76,27 @@ class OpenSmileExtractor:
         """True when one pass over a long utterance can take its audio in blocks (`stream`)."""
         return self._native_set is not None
 
-    def stream(self, blocks: Iterable[np.ndarray], rate: int) -> np.ndarray:
-        """Functionals of the concatenated `blocks`, equal to `self(concatenated, rate)`, never holding them whole."""
+    @property
+    def bounded(self) -> bool:
+        """True when `stream`'s memory does not grow with the utterance (no length limit is needed)."""
+        from ser.frontend import long_functionals
+
+        return self._native_set is not None and long_functionals.supported(self._native_set)
+
+    def stream(self, blocks: Blocks, rate: int) -> np.ndarray:
+        """Functionals of the concatenated `blocks`, equal to `self(concatenated, rate)`, never holding them whole
+        (bit for bit through openSMILE's own pass; to float32 rounding through ``ser.frontend.long_functionals``)."""
         if self._native_set is None:
             raise RuntimeError("this openSMILE set cannot stream its audio")
+        if self.bounded:
+            from ser.frontend import long_functionals
+
+            return long_functionals.functionals(self._native_set, open_blocks(blocks), rate)
         if self._streamer is None:  # its own instance: the ring-buffered source is set at build time
             from ser.frontend import smile_native
 
             self._streamer = smile_native.NativeSmile(self._native_set, "functionals", streaming=True)
-        return self._streamer.stream(blocks, rate).astype(np.float32, copy=False)
+        return self._streamer.stream(open_blocks(blocks), rate).astype(np.float32, copy=False)
 
     @property
     def dim(self) -> int:

@@ -91,24 +91,41 @@ class NativeSmile:
     def __init__(self, feature_set: str, level: str, streaming: bool = False) -> None:
         """`streaming`: an instance for `stream` (ring-buffered input) instead of `__call__` (one write)."""
         core = _package_core()
-        self.streaming = streaming
-        self.config = str(core / "config" / f"{CONFIGS[feature_set]}.conf")
-        self.options = {
+        options = {
             "sink": str(core / "config" / "shared" / "standard_external_data_output_single.conf.inc"),
             "sinkLevel": SINK_LEVELS[level],
-            "bufferModeRbConf": str(core / "config" / "shared" / "BufferModeRb.conf.inc"),
             "frameModeFunctionalsConf": str(core / "config" / "shared" / "FrameModeFunctionals.conf.inc"),
-            "source": str(STREAM_SOURCE if streaming else core / "config" / "shared" / "standard_external_wave_input.conf.inc"),
+        }
+        self._setup(str(core / "config" / f"{CONFIGS[feature_set]}.conf"), options, (SINK,), streaming)
+
+    @classmethod
+    def from_config(cls, config: str, options: dict[str, str], sinks: tuple[str, ...]) -> NativeSmile:
+        """An instance running a config of ours (`options` name its includes), reading the external sinks `sinks`."""
+        smile = cls.__new__(cls)
+        smile._setup(config, options, sinks, streaming=False)
+        return smile
+
+    def _setup(self, config: str, options: dict[str, str], sinks: tuple[str, ...], streaming: bool) -> None:
+        """Config file, its options (the wheel's shared includes and the source are added), the external sinks read."""
+        shared = _package_core() / "config" / "shared"
+        self.streaming = streaming
+        self.config = config
+        self.sinks = sinks
+        self.options = {
+            "bufferModeRbConf": str(shared / "BufferModeRb.conf.inc"),
+            **options,
+            "source": str(STREAM_SOURCE if streaming else shared / "standard_external_wave_input.conf.inc"),
         }
         self._lock = threading.Lock()
-        self._kept: tuple[int, Any, Any] | None = None  # (sample rate, initialised instance, its sink callback)
-        self._frames: list[np.ndarray] = []
+        self._kept: tuple[int, Any, dict[str, Any]] | None = None  # (sample rate, instance, a sink callback per sink)
+        self._frames: dict[str, list[np.ndarray]] = {}
         smile = self._smile(self.options)
         try:
-            self.feature_names = [smile.external_sink_get_element_name(SINK, i)
-                                  for i in range(smile.external_sink_get_num_elements(SINK))]
+            self.names = {sink: [smile.external_sink_get_element_name(sink, i)
+                                 for i in range(smile.external_sink_get_num_elements(sink))] for sink in sinks}
         finally:
             smile.free()
+        self.feature_names = self.names[sinks[0]]
 
     def _smile(self, options: dict[str, Any]) -> Any:
         smile = _binding().OpenSMILE()
@@ -122,29 +139,35 @@ class NativeSmile:
         self.close()
         ring = {"streamRingSamples": int(STREAM_RING_SECONDS * rate)} if self.streaming else {}
         smile = self._smile({**self.options, **ring, "sampleRate": int(rate), "nBits": 16})
-        sink = _binding().ExternalSinkCallbackEx(self._on_frames)  # one C callback object, kept with its instance
-        self._kept = (rate, smile, sink)
+        # one C callback object per sink, kept with its instance
+        callbacks = {sink: _binding().ExternalSinkCallbackEx(functools.partial(self._on_frames, sink)) for sink in self.sinks}
+        self._kept = (rate, smile, callbacks)
         return smile
 
-    def _on_frames(self, data: Any, rows: int, cols: int, meta: Any, user: Any) -> int:
-        self._frames.append(np.ctypeslib.as_array(data, shape=(rows, cols)).copy())
+    def _on_frames(self, sink: str, data: Any, rows: int, cols: int, meta: Any, user: Any) -> int:
+        self._frames[sink].append(np.ctypeslib.as_array(data, shape=(rows, cols)).copy())
         return 1
 
-    def _register_sink(self, smile: Any) -> None:
-        """Point the sink at `_on_frames` (a reset forgets it). Through the C API with the one kept callback object:
-        the binding's own setter keeps every callback it was given, a list growing by one per clip."""
-        result = _binding().smileapi.smile_extsink_set_data_callback_ex(smile._smileobj, SINK.encode(), self._kept[2], None)
-        smile._check_smile_result(result)
+    def _register_sinks(self, smile: Any) -> None:
+        """Point each sink at `_on_frames` (a reset forgets it) and empty its frames. Through the C API with the kept
+        callback objects: the binding's own setter keeps every callback it was given, a list growing by one per clip."""
+        self._frames = {sink: [] for sink in self.sinks}
+        for sink, callback in self._kept[2].items():
+            result = _binding().smileapi.smile_extsink_set_data_callback_ex(smile._smileobj, sink.encode(), callback, None)
+            smile._check_smile_result(result)
 
     def __call__(self, samples: np.ndarray, rate: int) -> np.ndarray:
         if self.streaming:
             return self.stream([samples], rate)
+        return self.levels(samples, rate)[self.sinks[0]]
+
+    def levels(self, samples: np.ndarray, rate: int) -> dict[str, np.ndarray]:
+        """Every sink's frames for `samples` (float, at `rate`), run in one write."""
         pcm = _pcm(samples)
         with self._lock:  # one run at a time on the kept instance (the Python API may call from threads)
             smile = self._ready(int(rate))
-            self._frames = []
             try:
-                self._register_sink(smile)
+                self._register_sinks(smile)
                 smile.external_audio_source_write_data(SOURCE, bytes(pcm))
                 smile.external_audio_source_set_eoi(SOURCE)
                 smile.run()
@@ -152,8 +175,8 @@ class NativeSmile:
             except BaseException:
                 self.close()  # an instance whose run failed is not trusted again
                 raise
-            frames, self._frames = self._frames, []
-        return self._joined(frames)
+            frames, self._frames = self._frames, {}
+        return {sink: self._joined(frames[sink], sink) for sink in self.sinks}
 
     def stream(self, blocks: Iterable[np.ndarray], rate: int) -> np.ndarray:
         """The features of the concatenation of `blocks` (float samples at `rate`), fed to openSMILE as they come
@@ -163,11 +186,10 @@ class NativeSmile:
             raise RuntimeError("NativeSmile.stream needs an instance made with streaming=True")
         with self._lock:
             smile = self._ready(int(rate))
-            self._frames = []
             failures: list[BaseException] = []
             runner = threading.Thread(target=_run_into, args=(smile, failures), name="opensmile-stream", daemon=True)
             try:
-                self._register_sink(smile)
+                self._register_sinks(smile)
                 runner.start()
                 chunk = max(1, int(STREAM_RING_SECONDS * rate) // 8)
                 for block in blocks:
@@ -183,12 +205,12 @@ class NativeSmile:
                 _stop(smile, runner)
                 self.close()  # an instance whose run failed or was cut short is not trusted again
                 raise
-            frames, self._frames = self._frames, []
-        return self._joined(frames)
+            frames, self._frames = self._frames, {}
+        return self._joined(frames[self.sinks[0]], self.sinks[0])
 
-    def _joined(self, frames: list[np.ndarray]) -> np.ndarray:
+    def _joined(self, frames: list[np.ndarray], sink: str) -> np.ndarray:
         if not frames:
-            return np.zeros((0, len(self.feature_names)), dtype=np.float32)
+            return np.zeros((0, len(self.names[sink])), dtype=np.float32)
         return np.vstack(frames).astype(np.float32, copy=False)
 
     def close(self) -> None:
