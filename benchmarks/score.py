@@ -16,8 +16,8 @@ Without `--model` the built-in default model is timed (what `ser score clip.wav`
 trains a small GA-GRU bundle on 3 EmoDB speakers first (a few seconds) to time a frame-level model instead.
 
   * with `--memory`: peak RSS in file length (issue 14): `ser score` (long files scored as windows) and
-    `ser extract` with emobase78 (LLDs in blocks), egemaps88 and emobase988 (functionals: one openSMILE pass, the
-    audio streamed in) on 10 s, 10 min and 60 min recordings made of EmoDB
+    `ser extract` with emobase78 (LLDs in blocks), egemaps88, emobase988 and egemaps88_level (functionals: their
+    contours in blocks, ser.frontend.long_functionals) on 10 s, 10 min and 60 min recordings made of EmoDB
     clips (temp WAVs, deleted), each ratio to the 10 s run printed (flat: <= 1.2). `--memory-only` skips the rest.
 
     .venv/bin/python benchmarks/score.py [--model M.ser | --tiny-gagru] [--emodb-dir ../shared/data/emodb] [--nj 2] [--long-minutes 60]
@@ -220,7 +220,7 @@ def run(args: argparse.Namespace, emodb: Path, files: list[str], work: Path) -> 
 
 #: the feature sets `ser extract` is measured with: frame-level LLDs (written in blocks) and functionals (one pass
 #: over the whole file, its audio streamed into openSMILE)
-EXTRACT_SETS = ("emobase78", "egemaps88", "emobase988")
+EXTRACT_SETS = ("emobase78", "egemaps88", "emobase988", "egemaps88_level")
 
 
 def memory_in_length(model: Path, files: list[str], work: Path, minutes: tuple[float, ...] = (10 / 60, 10, 60)) -> None:

@@ -22,14 +22,14 @@ MAX_DOC_BYTES = 256 * 1024**2
 MAX_TEXT_MODEL_BYTES = 2 * 1024**3
 #: the environment variable that raises (or lowers) `max_functionals_seconds`, in minutes
 FUNCTIONALS_MINUTES_ENV = "SER_MAX_FUNCTIONALS_MINUTES"
-#: one utterance given to an utterance-level (functionals) set: openSMILE keeps every frame of it for the
-#: percentiles, ~1.2-2.4 KB per 10 ms for eGeMAPS (265 MiB peak at 10 min, 1.2 GiB at 60 min), and one vector over
-#: more than minutes of speech says little about emotion; emotion corpora's utterances last seconds
+#: one utterance given to an utterance-level (functionals) set whose memory grows with it: openSMILE's own pass keeps
+#: every frame for the percentiles (~1.2-2.4 KB per 10 ms for GeMAPS-like sets; 1.2 GiB at 60 min for eGeMAPS before
+#: ser.frontend.long_functionals). eGeMAPSv02 and emobase (`bounded` extractors) have no limit: their memory is flat
 MAX_FUNCTIONALS_MINUTES = 10.0
 
 
 def max_functionals_seconds() -> float:
-    """The longest utterance (s) an utterance-level set featurises: `MAX_FUNCTIONALS_MINUTES`, or the environment's
+    """The longest utterance (s) an unbounded utterance-level set featurises: `MAX_FUNCTIONALS_MINUTES`, or the environment's
     SER_MAX_FUNCTIONALS_MINUTES (read in each worker, so local workers inherit it; 0 or less: no limit)."""
     text = os.environ.get(FUNCTIONALS_MINUTES_ENV, "").strip()
     try:

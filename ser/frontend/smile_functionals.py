@@ -56,22 +56,45 @@ def _contour(x: npt.ArrayLike) -> np.ndarray:
     return arr
 
 
+#: frames per piece of the sums below: an hour's contour (360,000 frames) is summed in pieces, so the float64
+#: temporaries of a sum stay ~0.5 MB each instead of ~3 MB (the worker's peak memory stays flat in length)
+CHUNK = 65536
+
+
+def _pieces(n: int) -> range:
+    return range(0, n, CHUNK)
+
+
+def _seq_add(carry: float, values: np.ndarray) -> float:
+    """`carry` plus `values` added one by one, left to right (what a C loop gives; np.sum's pairwise order can differ
+    in the last bit): a cumulative sum that starts from the carry, so pieces chain exactly."""
+    if values.size == 0:
+        return carry
+    return float(np.cumsum(np.concatenate(([carry], values)))[-1])
+
+
 def _seq_sum(values: np.ndarray) -> float:
-    """Left-to-right sum (what a C loop gives; np.sum's pairwise order can differ in the last bit)."""
-    return float(np.cumsum(values)[-1]) if values.size else 0.0
+    """Left-to-right float64 sum of `values`, piece by piece."""
+    total = 0.0
+    for i in _pieces(values.size):
+        total = _seq_add(total, np.asarray(values[i : i + CHUNK], dtype=np.float64))
+    return total
 
 
 def _mean32(x: np.ndarray) -> F32:
     """cFunctionals' shared arithmetic mean: accumulated in double, handed to the functionals as float32."""
-    return F32(_seq_sum(x.astype(np.float64)) / x.size)
+    return F32(_seq_sum(x) / x.size)
 
 
 def _moments(x: np.ndarray, mean: F32) -> tuple[float, float, float]:
     """Central moment sums about the float32 mean, in double: (variance, sum of cubes, sum of fourth powers)."""
-    d = x.astype(np.float64) - float(mean)
-    d2 = d * d
-    d3 = d2 * d
-    return _seq_sum(d2) / x.size, _seq_sum(d3), _seq_sum(d3 * d)
+    s2 = s3 = s4 = 0.0
+    for i in _pieces(x.size):
+        d = x[i : i + CHUNK].astype(np.float64) - float(mean)
+        d2 = d * d
+        d3 = d2 * d
+        s2, s3, s4 = _seq_add(s2, d2), _seq_add(s3, d3), _seq_add(s4, d3 * d)
+    return s2 / x.size, s3, s4
 
 
 def _stddev_norm(variance: float, mean: F32) -> F32:
@@ -100,7 +123,10 @@ def _nonzero(x: np.ndarray, nonzero: bool) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------ Peaks2
 
 
-def _extrema(x: np.ndarray, lo: F32, hi: F32, rel_thresh: float) -> list[tuple[int, int, F32]]:
+Extrema = tuple[np.ndarray, np.ndarray, np.ndarray]  # kinds (int8), frames (int64), values (float32), frame order
+
+
+def _extrema(x: np.ndarray, lo: F32, hi: F32, rel_thresh: float) -> Extrema:
     """Peaks2's local maxima and minima after its pruning, as (kind, frame, value) in frame order.
 
     Candidates are strict local extrema at frames 2..N-3. Three passes then drop extrema that rise or fall less
@@ -108,17 +134,19 @@ def _extrema(x: np.ndarray, lo: F32, hi: F32, rel_thresh: float) -> list[tuple[i
     less than the threshold below the preceding maximum, and the lower (higher) of two maxima (minima) in a row.
     """
     n = x.size
+    none = (np.zeros(0, dtype=np.int8), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=F32))
     if n < 5:
-        return []
+        return none
     mid, left, right = x[2 : n - 2], x[1 : n - 3], x[3 : n - 1]
     is_max = (mid > left) & (mid > right)
     is_min = (mid < left) & (mid < right)
     frames = np.flatnonzero(is_max | is_min) + 2
     if frames.size == 0:
-        return []
-    kinds = [(_MAX if is_max[f - 2] else _MIN) for f in frames.tolist()]
-    values = [x[f] for f in frames.tolist()]
-    alive = [True] * len(kinds)
+        return none
+    # numpy arrays, not lists of scalars: an hour's loudness has ~100,000 candidates
+    kinds = np.where(is_max[frames - 2], _MAX, _MIN).astype(np.int8)
+    values = x[frames]
+    alive = np.ones(frames.size, dtype=bool)
     thresh = F32(rel_thresh) * (hi - lo)
     first = x[0]
 
@@ -171,54 +199,64 @@ def _extrema(x: np.ndarray, lo: F32, hi: F32, rel_thresh: float) -> list[tuple[i
             kept_at = j
         else:
             alive[j] = False
-    return [(k, f, y) for k, f, y, a in zip(kinds, frames.tolist(), values, alive) if a]
+    return kinds[alive], frames[alive], values[alive]
 
 
-def _slope_stats(x: np.ndarray, extrema: list[tuple[int, int, F32]], period: float) -> np.ndarray:
+def _slope_stats(x: np.ndarray, extrema: Extrema, period: float) -> np.ndarray:
     """Peaks2's [meanRisingSlope, stddevRisingSlope, meanFallingSlope, stddevFallingSlope] (value per second).
 
     Slopes run from each extremum to the next (the contour's first frame standing in for both a maximum and a
     minimum before the first one); the slope from the last extremum to the last frame counts in the mean only.
     Without extrema the only slope is (last - first) / N, to rising if positive, falling if negative, without the
-    period. All float32 as in openSMILE.
+    period. All float32 as in openSMILE; kept in float32 arrays (an hour's contour has tens of thousands).
     """
     t = F32(period)
-    rising: list[F32] = []
-    falling: list[F32] = []
+    kinds, frames, values = extrema
+    rising = np.zeros(kinds.size + 1, dtype=F32)
+    falling = np.zeros(kinds.size + 1, dtype=F32)
+    n_rise = n_fall = 0
     last_max, last_max_at, last_min, last_min_at = x[0], 0, x[0], 0
     last_kind: int | None = None
-    for kind, frame, y in extrema:
+    for kind, frame, y in zip(kinds.tolist(), frames.tolist(), values):
         if kind == _MIN:
             last_min, last_min_at = y, frame
             if frame - last_max_at > 0:
-                falling.append((last_max - last_min) / (F32(frame - last_max_at) * t))
+                falling[n_fall] = (last_max - last_min) / (F32(frame - last_max_at) * t)
+                n_fall += 1
                 last_kind = _MIN
         else:
             last_max, last_max_at = y, frame
             if frame - last_min_at > 0:
-                rising.append((last_max - last_min) / (F32(frame - last_min_at) * t))
+                rising[n_rise] = (last_max - last_min) / (F32(frame - last_min_at) * t)
+                n_rise += 1
                 last_kind = _MAX
-    rising_all, falling_all = list(rising), list(falling)
+    n_rise_all, n_fall_all = n_rise, n_fall
     end = x.size - 1
     if last_kind == _MAX:
         if end - last_max_at > 0:
-            falling_all.append((x[end] - last_max) / (F32(end - last_max_at) * t))
+            falling[n_fall_all] = (x[end] - last_max) / (F32(end - last_max_at) * t)
+            n_fall_all += 1
     elif last_kind == _MIN:
         if end - last_min_at > 0:
-            rising_all.append((x[end] - last_min) / (F32(end - last_min_at) * t))
+            rising[n_rise_all] = (x[end] - last_min) / (F32(end - last_min_at) * t)
+            n_rise_all += 1
     else:
         slope = (x[end] - x[0]) / F32(x.size)
         if slope > 0:
-            rising_all.append(slope)
+            rising[n_rise_all] = slope
+            n_rise_all += 1
         elif slope < 0:
-            falling_all.append(slope)
+            falling[n_fall_all] = slope
+            n_fall_all += 1
+    rising_all, falling_all = rising[:n_rise_all], falling[:n_fall_all]
+    rising, falling = rising[:n_rise], falling[:n_fall]
 
-    def mean_std(loop: list[F32], everything: list[F32]) -> tuple[F32, F32]:
-        n = len(everything)
-        mean = F32(np.cumsum(np.array(everything, dtype=F32))[-1]) if n else F32(0.0)
+    def mean_std(loop: np.ndarray, everything: np.ndarray) -> tuple[F32, F32]:
+        n = everything.size
+        mean = F32(np.cumsum(everything)[-1]) if n else F32(0.0)
         if n > 1:
             mean = mean / F32(n)
-        dev = np.array(loop, dtype=F32) - mean
+        dev = loop - mean
         var = F32(np.cumsum(dev * dev)[-1]) if dev.size else F32(0.0)
         if n > 1:
             var = var / F32(n)
@@ -307,7 +345,7 @@ def amean(x: npt.ArrayLike, nonzero: bool) -> np.ndarray:
 def loudness_peaks_per_sec(x: npt.ArrayLike, period: float = 0.01) -> np.ndarray:
     """[numPeaks] of ``gemapsv01b_temporalLoudness``: Peaks2's maxima per second (the loudnessPeaksPerSec feature)."""
     v = _contour(x)
-    peaks = sum(1 for kind, _, _ in _extrema(v, v.min(), v.max(), PEAK_REL_THRESHOLD) if kind == _MAX)
+    peaks = int(np.count_nonzero(_extrema(v, v.min(), v.max(), PEAK_REL_THRESHOLD)[0] == _MAX))
     return np.array([F32(peaks) / (F32(v.size) * F32(period))], dtype=F32)
 
 
@@ -347,22 +385,30 @@ def _linear_regression(x: np.ndarray, mean: F32) -> tuple[float, float, float, f
     matters for the offset and slope of long contours with a large mean.
     """
     n = x.size
-    xd = x.astype(np.float64)
-    ii = np.arange(n, dtype=np.float64)
+
+    def piece(i: int) -> tuple[np.ndarray, np.ndarray]:
+        return x[i : i + CHUNK].astype(np.float64), np.arange(i, min(n, i + CHUNK), dtype=np.float64)
+
     if n > 1:
         nf = float(n)
         s1 = nf * (nf - 1.0) / 2.0
         s2 = nf * (nf - 1.0) * (2.0 * nf - 1.0) / 6.0
         ratio = s1 / s2
-        num = _seq_sum(xd * ii)
+        num = 0.0
+        for i in _pieces(n):
+            xd, ii = piece(i)
+            num = _seq_add(num, xd * ii)
         denominator = nf - s1 * ratio
         offset = 0.0 if denominator == 0.0 else (float(mean) * nf - num * ratio) / denominator
         slope = (num - offset * s1) / s2
     else:
-        slope, offset = 0.0, float(xd[0])
-    err = xd - (slope * ii + offset)
-    err_a = _seq_sum(np.abs(err)) / n
-    err_q = _seq_sum(err * err) / n
+        slope, offset = 0.0, float(x[0])
+    err_a = err_q = 0.0
+    for i in _pieces(n):
+        xd, ii = piece(i)
+        err = xd - (slope * ii + offset)
+        err_a, err_q = _seq_add(err_a, np.abs(err)), _seq_add(err_q, err * err)
+    err_a, err_q = err_a / n, err_q / n
     finite = [v if math.isfinite(v) else 0.0 for v in (slope, offset, err_a, err_q)]  # openSMILE zeroes inf/nan
     return finite[0], finite[1], finite[2], finite[3]
 
