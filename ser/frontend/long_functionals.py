@@ -8,7 +8,9 @@ by ``ser.frontend.smile_functionals`` (openSMILE's functionals, reimplemented an
 worker then holds one block's audio and one column (1.4 MB an hour) instead of the whole utterance.
 
 The samples come from one forward stream (``AudioFile.stream``, bit-exact with a one-shot read), kept in a sliding
-buffer; a region shorter than a block is one window, so its contours are openSMILE's one-pass contours.
+buffer; a region shorter than a block is one window, so its contours are openSMILE's one-pass contours. At the end of
+input openSMILE's functionals miss the last frame or few still in its pipeline; `end_tails` finds how many from the
+last window, so the row is openSMILE's one-pass row (bit for bit on the EmoDB concatenations tested).
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ import functools
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ser.frontend import smile_functionals as sfun
 from ser.frontend import featurise as fz
+from ser.frontend import smile_functionals as sfun
+
+if TYPE_CHECKING:
+    from ser.frontend.smile_native import NativeSmile
 
 #: the LLD analysis step of openSMILE's sets (s)
 HOP_SECONDS = 0.01
@@ -57,8 +63,9 @@ def supported(feature_set: str) -> bool:
 
 
 @functools.cache
-def contour_smile(feature_set: str):  # noqa: ANN201  (a NativeSmile, built once per process and set)
-    """openSMILE running the contours of `feature_set`'s functionals, one external sink per contour level."""
+def contour_smile(feature_set: str) -> NativeSmile:
+    """openSMILE running the contours of `feature_set`'s functionals, one external sink per contour level (built once
+    per process and set)."""
     from ser.frontend import smile_native
 
     config = smile_native._package_core() / "config"
@@ -192,7 +199,8 @@ TAILS = {
 
 
 @functools.cache
-def _reference(feature_set: str):  # noqa: ANN202  (a NativeSmile of openSMILE's own functionals)
+def _reference(feature_set: str) -> NativeSmile:
+    """openSMILE's own functionals of `feature_set`, for `end_tails`."""
     from ser.frontend import smile_native
 
     return smile_native.NativeSmile(feature_set, "functionals")
