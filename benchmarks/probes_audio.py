@@ -128,7 +128,7 @@ def long_file_is_scored_in_windows(tmp: Path) -> Result:
 def functionals_of_an_11_min_file_are_flat_or_refused(tmp: Path) -> Result:
     """Item 4 for utterance-level sets: eGeMAPSv02 summarises an 11 min utterance's contours block by block (memory
     flat: under 250 MiB, where openSMILE's own pass took ~290 MiB at 10 min and 1.2 GiB at 60); a set openSMILE
-    summarises in one pass that keeps every frame (GeMAPSv01b) refuses it before its audio is read, naming the file
+    summarises in one pass that keeps every frame (IS09) refuses it before its audio is read, naming the file
     and the limit, and extracts the short clip beside it."""
     from ser.datadir import DataDir
 
@@ -141,18 +141,18 @@ def functionals_of_an_11_min_file_are_flat_or_refused(tmp: Path) -> Result:
                   "utt2spk": {"a_long": "s", "b_ok": "s"}}).write(tmp / "data")
     flat, peak = child_peak_rss_mib(SER + ["extract", "--features", "egemaps88", "--nj", "1", "--no-progress",
                                            str(tmp / "data"), str(tmp / "feats")], timeout=300)
-    gemaps = tmp / "gemaps62.yaml"
-    gemaps.write_text("name: gemaps62\nkind: opensmile\nlevel: utterance\n"
-                      "options: {feature_set: GeMAPSv01b, feature_level: functionals}\n")
-    refused, _ = child_peak_rss_mib(SER + ["extract", "--features", str(gemaps), "--nj", "1", "--no-progress",
-                                           str(tmp / "data"), str(tmp / "gemaps")], timeout=300)
-    failed = read(tmp / "gemaps" / "failed.txt")
+    is09 = tmp / "is09.yaml"
+    is09.write_text("name: is09\nkind: opensmile\nlevel: utterance\n"
+                    "options: {feature_set: IS09, feature_level: functionals}\n")
+    refused, _ = child_peak_rss_mib(SER + ["extract", "--features", str(is09), "--nj", "1", "--no-progress",
+                                           str(tmp / "data"), str(tmp / "is09")], timeout=300)
+    failed = read(tmp / "is09" / "failed.txt")
     ok = (flat.returncode == 0 and lines(tmp / "feats" / "feats.scp") == 2 and peak < 250
           and refused.returncode == 1 and "a_long" in failed and str(long) in failed and "limited to 10 min" in failed
-          and lines(tmp / "gemaps" / "feats.scp") == 1)
-    return verdict(ok, f"egemaps88: both extracted, peak {peak:.0f} MiB; GeMAPSv01b: refused in failed.txt, the short "
+          and lines(tmp / "is09" / "feats.scp") == 1)
+    return verdict(ok, f"egemaps88: both extracted, peak {peak:.0f} MiB; IS09: refused in failed.txt, the short "
                    "clip extracted",
-                   f"egemaps88 rc {flat.returncode}, {peak:.0f} MiB, stderr {flat.stderr[-200:]}; GeMAPSv01b rc "
+                   f"egemaps88 rc {flat.returncode}, {peak:.0f} MiB, stderr {flat.stderr[-200:]}; IS09 rc "
                    f"{refused.returncode}, failed.txt: {failed[-200:]!r}")
 
 

@@ -25,7 +25,7 @@ def speech(emodb_dir: Path) -> np.ndarray:
     return np.concatenate([sf.read(f, dtype="float32")[0] for f in sorted(emodb_dir.glob("*.wav"))[:20]])
 
 
-@pytest.mark.parametrize("feature_set", ["eGeMAPSv02", "emobase"])
+@pytest.mark.parametrize("feature_set", ["eGeMAPSv02", "GeMAPSv01b", "emobase"])
 def test_block_contours_are_the_one_pass_contours(speech, feature_set):
     smile = lf.contour_smile(feature_set)
     one_pass = smile.levels(speech, 16000)
@@ -36,10 +36,15 @@ def test_block_contours_are_the_one_pass_contours(speech, feature_set):
         assert np.array_equal(np.vstack([b[sink] for b in blocks]), rows), sink
 
 
-@pytest.mark.parametrize("name", ["egemaps88", "emobase988"])
+def functionals_set(feature_set: str) -> FeatureSet:
+    return FeatureSet.from_dict({"name": feature_set, "kind": "opensmile", "level": "utterance",
+                                 "options": {"feature_set": feature_set, "feature_level": "functionals"}})
+
+
+@pytest.mark.parametrize("name", ["egemaps88", "emobase988", "GeMAPSv01b"])
 def test_streamed_row_is_opensmiles_row(speech, name):
     """The bounded path's row against openSMILE's functionals over the same samples in one pass."""
-    extractor = load_feature_set(name).build()
+    extractor = (functionals_set(name) if name == "GeMAPSv01b" else load_feature_set(name)).build()
     assert extractor.bounded
     want = extractor(speech, 16000)
     got = extractor.stream(lambda: iter(np.array_split(speech, 9)), 16000)
@@ -63,7 +68,7 @@ def test_the_built_in_models_set_streams_its_level_and_framings(speech, tmp_path
 
 def test_bounded_sets_take_any_length_and_the_others_keep_the_limit(speech, tmp_path, monkeypatch):
     """SER_MAX_FUNCTIONALS_MINUTES guards the sets whose functionals openSMILE computes in one pass (their memory
-    grows with the utterance); eGeMAPSv02 and emobase have no limit."""
+    grows with the utterance: IS09 here); eGeMAPSv02, GeMAPSv01b and emobase have no limit."""
     from ser.errors import InputFileError
 
     path = tmp_path / "long.wav"
@@ -71,12 +76,11 @@ def test_bounded_sets_take_any_length_and_the_others_keep_the_limit(speech, tmp_
     monkeypatch.setenv("SER_MAX_FUNCTIONALS_MINUTES", "0.5")  # 30 s, the file is 44 s
     egemaps = load_feature_set("egemaps88")
     assert fz.featurise(egemaps, egemaps.build(), str(path)).shape == (1, 88)
-    gemaps = FeatureSet.from_dict({"name": "gemaps62", "kind": "opensmile", "level": "utterance",
-                                   "options": {"feature_set": "GeMAPSv01b", "feature_level": "functionals"}})
-    extractor = gemaps.build()
+    is09 = functionals_set("IS09")
+    extractor = is09.build()
     assert extractor.streams and not extractor.bounded
     with pytest.raises(InputFileError, match="limited to 0.5 min"):
-        fz.featurise(gemaps, extractor, str(path))
+        fz.featurise(is09, extractor, str(path))
 
 
 def test_the_frames_opensmile_leaves_out_at_the_end_are_found_per_utterance(emodb_dir):

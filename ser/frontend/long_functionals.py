@@ -32,10 +32,14 @@ if TYPE_CHECKING:
 #: the LLD analysis step of openSMILE's sets (s)
 HOP_SECONDS = 0.01
 HERE = Path(__file__).resolve().parent
-#: our eGeMAPSv02 contour config and its sinks, in the order the 88 functionals read them
+#: our eGeMAPSv02 and GeMAPSv01b contour configs (sharing the F0 and loudness contours of GEMAPS_CONTOURS) and
+#: their sinks
 EGEMAPS_CONFIG = HERE / "egemaps_levels.conf"
+GEMAPS_CONFIG = HERE / "gemaps_levels.conf"
+GEMAPS_CONTOURS = HERE / "gemaps_contours.conf.inc"
 EGEMAPS_SINKS = ("ser_f0", "ser_loudness", "ser_noF0LoudnessZ", "ser_noF0LoudnessNz", "ser_spectralZ",
                  "ser_spectralNz", "ser_energy")
+GEMAPS_SINKS = ("ser_f0", "ser_loudness", "ser_noF0LoudnessNz", "ser_spectralZ", "ser_spectralNz")
 #: frames at the end of each contour that openSMILE's functionals do not see: at the end of input they summarise
 #: what has reached their input level while the last frames are still in the pipeline (measured on 45 EmoDB and
 #: RAVDESS clips: always 1 for loudness and the voicing-independent set, 0 for the energy; 2 for the F0-based
@@ -43,6 +47,7 @@ EGEMAPS_SINKS = ("ser_f0", "ser_loudness", "ser_noF0LoudnessZ", "ser_noF0Loudnes
 F0_SINKS = ("ser_f0", "ser_noF0LoudnessNz", "ser_spectralZ", "ser_spectralNz")
 EGEMAPS_TAIL = {"ser_f0": 2, "ser_loudness": 1, "ser_noF0LoudnessZ": 1, "ser_noF0LoudnessNz": 2, "ser_spectralZ": 2,
                 "ser_spectralNz": 2, "ser_energy": 0}
+GEMAPS_TAIL = {sink: EGEMAPS_TAIL[sink] for sink in GEMAPS_SINKS}
 #: the same for emobase (LLDs 3, deltas 5: both end at the same frame; the same on every clip measured)
 EMOBASE_TAIL = {"ser_lld": 3, "ser_lld_de": 5}
 #: a ring buffer for the levels openSMILE's sets let grow (their `bufferModeConf`)
@@ -52,7 +57,7 @@ RING_LEVELS = HERE / "opensmile_ring_levels.conf.inc"
 EMOBASE_SINK = HERE / "emobase_levels_sink.conf.inc"
 EMOBASE_SINKS = ("ser_lld", "ser_lld_de")
 #: feature sets whose functionals are computed here
-SETS = ("eGeMAPSv02", "emobase")
+SETS = ("eGeMAPSv02", "GeMAPSv01b", "emobase")
 
 
 def supported(feature_set: str) -> bool:
@@ -75,9 +80,12 @@ def contour_smile(feature_set: str) -> NativeSmile:
     options = {
         "gemapsLld": str(config / "gemaps" / "v01b" / "GeMAPSv01b_core.lld.conf.inc"),
         "egemapsLld": str(config / "egemaps" / "v02" / "eGeMAPSv02_core.lld.conf.inc"),
+        "contours": str(GEMAPS_CONTOURS),
         "bufferModeConf": str(RING_LEVELS),
         "bufferModeRbLagConf": str(config / "shared" / "BufferModeRbLag.conf.inc"),
     }
+    if feature_set == "GeMAPSv01b":
+        return smile_native.NativeSmile.from_config(str(GEMAPS_CONFIG), options, GEMAPS_SINKS)
     return smile_native.NativeSmile.from_config(str(EGEMAPS_CONFIG), options, EGEMAPS_SINKS)
 
 
@@ -184,16 +192,31 @@ def egemaps_row(column: Column, widths: dict[str, int], tails: dict[str, int]) -
     return np.concatenate([np.asarray(p, dtype=np.float32).ravel() for p in parts])
 
 
+def gemaps_row(column: Column, widths: dict[str, int], tails: dict[str, int]) -> np.ndarray:
+    """The 62 GeMAPSv01b functionals (openSMILE's order) from the contours `column(sink, j, frames to drop)` gives."""
+    def col(sink: str, j: int) -> np.ndarray:
+        return column(sink, j, tails[sink])
+
+    f0, loudness = col("ser_f0", 0), col("ser_loudness", 0)
+    parts = [sfun.gemaps_contour(f0, nonzero=True), sfun.gemaps_contour(loudness, nonzero=False)]
+    parts += [sfun.mean_stddevnorm(col(sink, j), nonzero=True) for sink in ("ser_noF0LoudnessNz", "ser_spectralNz")
+              for j in range(widths[sink])]
+    parts += [sfun.amean(col("ser_spectralZ", j), nonzero=True) for j in range(widths["ser_spectralZ"])]
+    parts += [sfun.loudness_peaks_per_sec(loudness), sfun.voiced_segments(f0), sfun.unvoiced_segments(f0)]
+    return np.concatenate([np.asarray(p, dtype=np.float32).ravel() for p in parts])
+
+
 def emobase_row(column: Column, widths: dict[str, int], tails: dict[str, int]) -> np.ndarray:
     """The 988 emobase functionals (openSMILE's order: 19 per contour, the 26 LLDs then their 26 deltas)."""
     return np.concatenate([sfun.emobase_contour(column(sink, j, tails[sink])) for sink in EMOBASE_SINKS
                            for j in range(widths[sink])]).astype(np.float32)
 
 
-ROWS = {"eGeMAPSv02": egemaps_row, "emobase": emobase_row}
+ROWS = {"eGeMAPSv02": egemaps_row, "GeMAPSv01b": gemaps_row, "emobase": emobase_row}
 #: the frames openSMILE's functionals leave out at the end of input, the usual case first, then the others seen
 TAILS = {
     "eGeMAPSv02": [EGEMAPS_TAIL, *({**EGEMAPS_TAIL, **dict.fromkeys(F0_SINKS, n)} for n in (3, 1, 4))],
+    "GeMAPSv01b": [GEMAPS_TAIL, *({**GEMAPS_TAIL, **dict.fromkeys(F0_SINKS[1:] + ("ser_f0",), n)} for n in (3, 1, 4))],
     "emobase": [EMOBASE_TAIL, {"ser_lld": 2, "ser_lld_de": 4}, {"ser_lld": 4, "ser_lld_de": 6}],
 }
 
