@@ -101,3 +101,38 @@ def test_the_frames_opensmile_leaves_out_at_the_end_are_found_per_utterance(emod
         if tails != lf.EGEMAPS_TAIL:
             assert not np.allclose(row(x, lf.EGEMAPS_TAIL), want, rtol=RTOL, atol=ATOL)
     assert found == {"03a01Fa": 2, "11a02Wc": 3}
+
+
+def test_a_half_copied_long_file_is_refused_naming_it_and_leaves_no_spill(speech, tmp_path, monkeypatch):
+    """A long WAV cut short (a copy that stopped), and one with a NaN sample at 30 s: the bounded path refuses each
+    with the file's name and the reason, as every other path does, its temporary contour files are gone afterwards,
+    and the next file is featurised right."""
+    import tempfile
+
+    from ser.errors import InputFileError
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "spill"))
+    (tmp_path / "spill").mkdir()
+    spilled = []
+    real_append = lf.ColumnSpill.append
+    monkeypatch.setattr(lf.ColumnSpill, "append", lambda self, rows: (spilled.append(1), real_append(self, rows)))
+    fs = load_feature_set("egemaps88")
+    extractor = fs.build()
+    whole, cut = tmp_path / "whole.wav", tmp_path / "cut.wav"
+    sf.write(whole, speech, 16000, subtype="PCM_16")
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    with pytest.raises(InputFileError, match="truncated") as caught:
+        fz.featurise(fs, extractor, str(cut))
+    assert str(cut) in str(caught.value)
+    bad = speech.copy()
+    bad[30 * 16000] = np.nan  # found only when the stream reaches 30 s, after two blocks of contours were spilled
+    nan = tmp_path / "nan.wav"
+    sf.write(nan, bad, 16000, subtype="FLOAT")
+    with pytest.raises(InputFileError, match="NaN") as caught:
+        fz.featurise(fs, extractor, str(nan))
+    assert str(nan) in str(caught.value)
+    assert len(spilled) >= 2  # blocks were on disk when the bad sample came
+    assert not list((tmp_path / "spill").iterdir())
+    np.testing.assert_allclose(fz.featurise(fs, extractor, str(whole)), extractor(speech, 16000), rtol=RTOL, atol=ATOL)
+    assert not list((tmp_path / "spill").iterdir())
