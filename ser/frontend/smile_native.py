@@ -12,6 +12,9 @@ buffer (``opensmile_stream_source.conf.inc``): a one-pass set (functionals over 
 samples, which as one write cost ~4 MB per audio second in emobase's intermediate levels. Same features, bit for bit
 (tested).
 
+`NativeSmile.from_config` runs a config of ours with several external sinks (`levels` returns each sink's frames):
+the contours that ``ser.frontend.long_functionals`` summarises for long utterances.
+
 One openSMILE instance is kept per `NativeSmile` and reset (``smile_reset``) after each clip instead of being
 built again: ``opensmile.Smile`` parses the config files for every call, ~5 ms of CPU a clip (~10% of an eGeMAPS
 functionals pass over a 3 s clip) that scoring paid per clip. The reset instance gives bit-identical features
