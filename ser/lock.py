@@ -22,13 +22,21 @@ LOCK_NAME = ".ser-lock"
 
 
 def _alive(pid: int) -> bool:
+    """True while `pid` runs. A zombie (killed, not yet reaped) counts as gone: when a kill -9 takes a recipe's
+    shell with it, its `ser` child is left to the first process of the machine, which in a container may never
+    reap it, so `kill(pid, 0)` would keep finding it and the rerun would be refused."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (not Linux) or gone meanwhile: kill said it was there
+        return True
+    fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces and ')'
+    return not fields or fields[0] not in ("Z", "X")
 
 
 class OutputLock:

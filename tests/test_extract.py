@@ -17,6 +17,7 @@ import yaml
 
 from ser.cli import main
 from ser.datadir import DataDir, read_map
+from ser.errors import SerError
 from ser.frontend.cmvn import mean_std, read_cmvn, stats_of
 from ser.normalization import load_normalization, make_normalization
 from ser.frontend.deltas import delta
@@ -303,6 +304,37 @@ def test_one_writer_per_output_folder(emodb_dir, tmp_path):
     (out / ".ser-lock").write_text(json.dumps({"pid": gone.pid, "host": __import__("socket").gethostname(),
                                                "started": "earlier", "command": "ser extract (killed)"}))
     assert subprocess.run(cmd, capture_output=True).returncode == 0
+
+
+def test_a_lock_of_a_killed_unreaped_process_is_stale(tmp_path):
+    """A holder killed but not yet reaped (a zombie: a kill -9 of a recipe leaves its `ser` child to a first process
+    that may never reap it) no longer holds its lock; a live holder still does."""
+    import json
+    import socket
+
+    from ser.lock import OutputLock
+
+    def lock_of(pid: int) -> None:
+        (tmp_path / ".ser-lock").write_text(json.dumps({"pid": pid, "host": socket.gethostname(),
+                                                        "started": "earlier", "command": "ser evaluate"}))
+
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])  # exits; not waited for, so a zombie until reaped
+    deadline = time.time() + 30
+    while time.time() < deadline and Path(f"/proc/{zombie.pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z":
+        time.sleep(0.01)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock_of(live.pid)
+        with pytest.raises(SerError, match=f"pid {live.pid}"):
+            with OutputLock(tmp_path):
+                pass
+        lock_of(zombie.pid)
+        with OutputLock(tmp_path):
+            assert json.loads((tmp_path / ".ser-lock").read_text())["pid"] == os.getpid()
+    finally:
+        live.kill()
+        live.wait()
+        zombie.wait()
 
 
 def test_segments_naming_an_unknown_recording(emodb_dir, tmp_path, capsys):
