@@ -88,7 +88,7 @@ def test_the_frames_opensmile_leaves_out_at_the_end_are_found_per_utterance(emod
     tails found on the last window make our row of each clip openSMILE's row, where the usual tails do not."""
     def row(x, tails):
         levels = lf.contour_smile("eGeMAPSv02").levels(x, 16000)
-        return lf.egemaps_row(lambda sink, j, drop: levels[sink][: levels[sink].shape[0] - drop, j],
+        return lf.ROWS["eGeMAPSv02"](lambda sink, j, drop: levels[sink][: levels[sink].shape[0] - drop, j],
                               {sink: rows.shape[1] for sink, rows in levels.items()}, tails)
 
     found = {}

@@ -43,6 +43,8 @@ Blocks = Union[Iterable[np.ndarray], Callable[[], Iterable[np.ndarray]]]
 def open_blocks(blocks: Blocks) -> Iterable[np.ndarray]:
     """The blocks of one pass: a fresh stream from a callable, else the iterable itself (one pass only)."""
     return blocks() if callable(blocks) else blocks
+
+
 _EXTRACTORS: dict[str, ExtractorFactory] = {}
 
 

@@ -179,12 +179,17 @@ class LevelNormalised(_Wrapped):
         super().__init__(base)
         self.target = 10.0 ** (dbfs / 20.0)
 
+    def _gain(self, rms: float, peak: float) -> float | None:
+        """The factor to `dbfs` RMS, lowered where the peak would pass 0.99; None for digital silence (unscaled)."""
+        return None if rms == 0.0 else min(self.target / rms, 0.99 / peak)
+
     def __call__(self, samples: np.ndarray, rate: int) -> np.ndarray:
         x = np.asarray(samples, dtype=np.float64)
         rms, peak = float(np.sqrt(np.mean(x * x))) if x.size else 0.0, float(np.max(np.abs(x))) if x.size else 0.0
-        if rms == 0.0:  # digital silence is refused before this; an empty clip gives the base's own answer
+        gain = self._gain(rms, peak)
+        if gain is None:  # digital silence is refused before this; an empty clip gives the base's own answer
             return self.base(samples, rate)
-        return self.base((x * min(self.target / rms, 0.99 / peak)).astype(np.float32), rate)
+        return self.base((x * gain).astype(np.float32), rate)
 
     def stream(self, blocks: Blocks, rate: int) -> np.ndarray:
         """`self(concatenated)` in two passes over `blocks` (a callable): the RMS and peak, then the scaled audio."""
@@ -195,12 +200,11 @@ class LevelNormalised(_Wrapped):
             x = np.asarray(block, dtype=np.float64)
             squares, count = squares + float(np.dot(x, x)), count + x.size
             peak = max(peak, float(np.max(np.abs(x)))) if x.size else peak
-        rms = float(np.sqrt(squares / count)) if count else 0.0
-        gain = 1.0 if rms == 0.0 else min(self.target / rms, 0.99 / peak)
+        gain = self._gain(float(np.sqrt(squares / count)) if count else 0.0, peak)
 
         def scaled() -> Iterator[np.ndarray]:
             for block in blocks():
-                yield block if rms == 0.0 else (np.asarray(block, dtype=np.float64) * gain).astype(np.float32)
+                yield block if gain is None else (np.asarray(block, dtype=np.float64) * gain).astype(np.float32)
 
         return self.base.stream(scaled, rate)
 
@@ -215,30 +219,26 @@ class OffsetAveraged(_Wrapped):
         self.offsets_ms = [float(v) for v in offsets_ms]
 
     def __call__(self, samples: np.ndarray, rate: int) -> np.ndarray:
-        rows = self.base(samples, rate)
-        if rows.shape[0] == 0:
-            return rows
-        total = rows.astype(np.float64)
-        for ms in self.offsets_ms:
-            cut = round(ms * rate / 1000)
-            shifted = self.base(samples[cut:], rate) if cut < samples.size else rows[:0]
-            if shifted.shape != rows.shape:  # too short to be featurised again: the unshifted row stands in
-                shifted = rows
-            total += shifted
-        return (total / (1 + len(self.offsets_ms))).astype(np.float32)
+        return self._averaged(self.base(samples, rate), rate,
+                              lambda cut: self.base(samples[cut:], rate) if cut < samples.size else None)
 
     def stream(self, blocks: Blocks, rate: int) -> np.ndarray:
         """`self(concatenated)` with one pass over `blocks` (a callable) per framing."""
         if not callable(blocks):
             raise TypeError("an offset-averaged stream reads the audio once per framing: pass a callable that opens the blocks")
-        rows = self.base.stream(blocks, rate)
+        return self._averaged(self.base.stream(blocks, rate), rate,
+                              lambda cut: self.base.stream(functools.partial(_without_first, blocks, cut), rate))
+
+    def _averaged(self, rows: np.ndarray, rate: int, without_first: Callable[[int], np.ndarray | None]) -> np.ndarray:
+        """The mean of `rows` and the rows of the audio less its first samples at each offset (`without_first`)."""
         if rows.shape[0] == 0:
             return rows
         total = rows.astype(np.float64)
         for ms in self.offsets_ms:
-            cut = round(ms * rate / 1000)
-            shifted = self.base.stream(functools.partial(_without_first, blocks, cut), rate)
-            total += shifted if shifted.shape == rows.shape else rows
+            shifted = without_first(round(ms * rate / 1000))
+            if shifted is None or shifted.shape != rows.shape:  # too short to be featurised again: the row stands in
+                shifted = rows
+            total += shifted
         return (total / (1 + len(self.offsets_ms))).astype(np.float32)
 
 

@@ -173,36 +173,25 @@ class ColumnSpill:
 Column = Callable[[str, int, int], np.ndarray]
 
 
-def egemaps_row(column: Column, widths: dict[str, int], tails: dict[str, int]) -> np.ndarray:
-    """The 88 eGeMAPSv02 functionals (openSMILE's order) from the contours `column(sink, j, frames to drop)` gives."""
+def _gemaps_family_row(column: Column, widths: dict[str, int], tails: dict[str, int]) -> np.ndarray:
+    """GeMAPSv01b's 62 functionals, or eGeMAPSv02's 88 where the eGeMAPS contours are there (its loudness-independent
+    set after the loudness block, its equivalent sound level at the end), in openSMILE's order, from the contours
+    `column(sink, j, frames to drop)` gives."""
     def col(sink: str, j: int) -> np.ndarray:
         return column(sink, j, tails[sink])
 
-    def each(sink: str) -> range:
-        return range(widths[sink])
+    def means(sink: str, nonzero: bool) -> list[np.ndarray]:
+        return [sfun.mean_stddevnorm(col(sink, j), nonzero=nonzero) for j in range(widths.get(sink, 0))]
 
+    extended = "ser_energy" in widths
     f0, loudness = col("ser_f0", 0), col("ser_loudness", 0)
     parts = [sfun.gemaps_contour(f0, nonzero=True), sfun.gemaps_contour(loudness, nonzero=False)]
-    parts += [sfun.mean_stddevnorm(col("ser_noF0LoudnessZ", j), nonzero=False) for j in each("ser_noF0LoudnessZ")]
-    parts += [sfun.mean_stddevnorm(col("ser_noF0LoudnessNz", j), nonzero=True) for j in each("ser_noF0LoudnessNz")]
-    parts += [sfun.mean_stddevnorm(col("ser_spectralNz", j), nonzero=True) for j in each("ser_spectralNz")]
-    parts += [sfun.amean(col("ser_spectralZ", j), nonzero=True) for j in each("ser_spectralZ")]
-    parts += [sfun.loudness_peaks_per_sec(loudness), sfun.voiced_segments(f0), sfun.unvoiced_segments(f0),
-              sfun.equivalent_sound_level(col("ser_energy", 0))]
-    return np.concatenate([np.asarray(p, dtype=np.float32).ravel() for p in parts])
-
-
-def gemaps_row(column: Column, widths: dict[str, int], tails: dict[str, int]) -> np.ndarray:
-    """The 62 GeMAPSv01b functionals (openSMILE's order) from the contours `column(sink, j, frames to drop)` gives."""
-    def col(sink: str, j: int) -> np.ndarray:
-        return column(sink, j, tails[sink])
-
-    f0, loudness = col("ser_f0", 0), col("ser_loudness", 0)
-    parts = [sfun.gemaps_contour(f0, nonzero=True), sfun.gemaps_contour(loudness, nonzero=False)]
-    parts += [sfun.mean_stddevnorm(col(sink, j), nonzero=True) for sink in ("ser_noF0LoudnessNz", "ser_spectralNz")
-              for j in range(widths[sink])]
+    parts += means("ser_noF0LoudnessZ", nonzero=False) + means("ser_noF0LoudnessNz", nonzero=True)
+    parts += means("ser_spectralNz", nonzero=True)
     parts += [sfun.amean(col("ser_spectralZ", j), nonzero=True) for j in range(widths["ser_spectralZ"])]
     parts += [sfun.loudness_peaks_per_sec(loudness), sfun.voiced_segments(f0), sfun.unvoiced_segments(f0)]
+    if extended:
+        parts.append(sfun.equivalent_sound_level(col("ser_energy", 0)))
     return np.concatenate([np.asarray(p, dtype=np.float32).ravel() for p in parts])
 
 
@@ -212,11 +201,11 @@ def emobase_row(column: Column, widths: dict[str, int], tails: dict[str, int]) -
                            for j in range(widths[sink])]).astype(np.float32)
 
 
-ROWS = {"eGeMAPSv02": egemaps_row, "GeMAPSv01b": gemaps_row, "emobase": emobase_row}
+ROWS = {"eGeMAPSv02": _gemaps_family_row, "GeMAPSv01b": _gemaps_family_row, "emobase": emobase_row}
 #: the frames openSMILE's functionals leave out at the end of input, the usual case first, then the others seen
 TAILS = {
     "eGeMAPSv02": [EGEMAPS_TAIL, *({**EGEMAPS_TAIL, **dict.fromkeys(F0_SINKS, n)} for n in (3, 1, 4))],
-    "GeMAPSv01b": [GEMAPS_TAIL, *({**GEMAPS_TAIL, **dict.fromkeys(F0_SINKS[1:] + ("ser_f0",), n)} for n in (3, 1, 4))],
+    "GeMAPSv01b": [GEMAPS_TAIL, *({**GEMAPS_TAIL, **dict.fromkeys(F0_SINKS, n)} for n in (3, 1, 4))],
     "emobase": [EMOBASE_TAIL, {"ser_lld": 2, "ser_lld_de": 4}, {"ser_lld": 4, "ser_lld_de": 6}],
 }
 

@@ -85,7 +85,8 @@ class OpenSmileExtractor:
 
     def stream(self, blocks: Blocks, rate: int) -> np.ndarray:
         """Functionals of the concatenated `blocks`, equal to `self(concatenated, rate)`, never holding them whole
-        (bit for bit through openSMILE's own pass; to float32 rounding through ``ser.frontend.long_functionals``)."""
+        (bit for bit through openSMILE's own pass; through ``ser.frontend.long_functionals`` bit for bit on the clips
+        tested, see tests/test_long_functionals.py)."""
         if self._native_set is None:
             raise RuntimeError("this openSMILE set cannot stream its audio")
         if self.bounded:
