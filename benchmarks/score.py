@@ -133,6 +133,9 @@ def main() -> int:
     parser.add_argument("--long-minutes", type=float, default=0.0, help="also time --segment vad on a recording this long")
     parser.add_argument("--memory", action="store_true", help="also peak RSS of score and extract on 10 s / 10 min / 60 min files")
     parser.add_argument("--memory-only", action="store_true", help="only the --memory part")
+    parser.add_argument("--sets", default=",".join(EXTRACT_SETS),
+                        help="feature sets whose extract memory --memory measures (comma-separated; e.g. compare6373,is09_384)")
+    parser.add_argument("--no-score", action="store_true", help="--memory without the `ser score` runs")
     args = parser.parse_args()
     emodb = Path(args.emodb_dir)
     files = sorted(str(p) for p in emodb.glob("*.wav"))
@@ -152,7 +155,7 @@ def run(args: argparse.Namespace, emodb: Path, files: list[str], work: Path) -> 
     model = tiny_bundle(emodb, work) if args.tiny_gagru else Path(args.model) if args.model else DEFAULT_MODEL
     print(f"model: {model}")
     if args.memory or args.memory_only:
-        memory_in_length(model, files, work)
+        memory_in_length(model, files, work, sets=tuple(args.sets.split(",")), score=not args.no_score)
     if args.memory_only:
         return 0
     clip = min(files, key=lambda f: abs(sf.info(f).duration - 3.0))
@@ -223,20 +226,21 @@ def run(args: argparse.Namespace, emodb: Path, files: list[str], work: Path) -> 
 EXTRACT_SETS = ("emobase78", "egemaps88", "emobase988", "egemaps88_level")
 
 
-def memory_in_length(model: Path, files: list[str], work: Path, minutes: tuple[float, ...] = (10 / 60, 10, 60)) -> None:
-    """Peak RSS (whole process tree) of `ser score` and of `ser extract` for each of `EXTRACT_SETS` on recordings of
+def memory_in_length(model: Path, files: list[str], work: Path, minutes: tuple[float, ...] = (10 / 60, 10, 60),
+                     sets: tuple[str, ...] = EXTRACT_SETS, score: bool = True) -> None:
+    """Peak RSS (whole process tree) of `ser score` and of `ser extract` for each of `sets` on recordings of
     each length, and the ratio of each to the shortest: flat in file length means <= 1.2."""
     from ser.datadir import DataDir
 
-    peaks: dict[str, list[float]] = {"score": [], **{f"extract {name}": [] for name in EXTRACT_SETS}}
+    peaks: dict[str, list[float]] = {**({"score": []} if score else {}), **{f"extract {name}": [] for name in sets}}
     for m in minutes:
         rec = work / f"rec_{m:g}.wav"
         seconds = long_recording(files, rec, m)
         data = work / f"data_{m:g}"
         DataDir(maps={"wav.scp": {"rec": str(rec)}, "utt2spk": {"rec": "rec"}}).write(data)
         runs = {"score": quiet([sys.executable, "-m", "ser", "score", "--model", str(model), "--quiet", "--csv",
-                                str(work / "rows.csv"), str(rec)], work / "rows.txt")}
-        for name in EXTRACT_SETS:
+                                str(work / "rows.csv"), str(rec)], work / "rows.txt")} if score else {}
+        for name in sets:
             runs[f"extract {name}"] = [sys.executable, "-m", "ser", "extract", "--features", name, "--no-progress",
                                        "--overwrite", str(data), str(work / f"feats_{m:g}")]
         for verb, cmd in runs.items():

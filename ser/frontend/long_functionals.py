@@ -61,10 +61,14 @@ SETS = ("eGeMAPSv02", "GeMAPSv01b", "emobase")
 
 
 def supported(feature_set: str) -> bool:
-    """True when `feature_set`'s functionals can be computed here (and openSMILE runs natively)."""
-    from ser.frontend import smile_native
+    """True when `feature_set`'s functionals can be computed here (and openSMILE runs natively): in numpy for `SETS`,
+    by openSMILE's own functionals components over spilled columns for the others it can read
+    (``ser.frontend.column_functionals``: ComParE_2016, IS09-IS13)."""
+    from ser.frontend import column_functionals, smile_native
 
-    return feature_set in SETS and smile_native.available(feature_set)
+    if feature_set in SETS:
+        return smile_native.available(feature_set)
+    return column_functionals.supported(feature_set)
 
 
 @functools.cache
@@ -90,13 +94,15 @@ def contour_smile(feature_set: str) -> NativeSmile:
 
 
 def contour_blocks(levels: Callable[[np.ndarray, int], dict[str, np.ndarray]], blocks: Iterable[np.ndarray],
-                   rate: int) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
+                   rate: int, context_seconds: float | None = None) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
     """The contours of the concatenated `blocks` (float samples at `rate`): per block, (its frames of each contour,
     the samples of its window). Each window is the block's samples plus the context each side, and only the block's
-    own frames are kept (the last window keeps all it has, so each contour ends where openSMILE's one pass ends it)."""
+    own frames are kept (the last window keeps all it has, so each contour ends where openSMILE's one pass ends it).
+    `context_seconds`: the context before each block (default `featurise.CONTEXT_SECONDS`)."""
     hop = int(round(HOP_SECONDS * rate))
     frames = int(round(fz.BLOCK_SECONDS / HOP_SECONDS))
-    step, before = frames * hop, int(np.ceil(fz.CONTEXT_SECONDS / HOP_SECONDS)) * hop
+    context = fz.CONTEXT_SECONDS if context_seconds is None else context_seconds
+    step, before = frames * hop, int(np.ceil(context / HOP_SECONDS)) * hop
     after = int(np.ceil(fz.RIGHT_CONTEXT_SECONDS / HOP_SECONDS)) * hop
     source = iter(blocks)
     pieces: list[np.ndarray] = []
@@ -145,6 +151,21 @@ class ColumnSpill:
                 if key not in self._files:
                     self._files[key] = open(Path(self._dir.name) / f"{sink}.{j}.f32", "w+b")  # noqa: SIM115
                 self._files[key].write(np.ascontiguousarray(block[:, j]).tobytes())
+
+    def frames(self, sink: str) -> int:
+        """Frames appended so far to `sink`'s columns."""
+        handle = self._files.get((sink, 0))
+        if handle is None:
+            return 0
+        handle.flush()
+        return handle.tell() // 4
+
+    def replace(self, sink: str, j: int, values: np.ndarray) -> None:
+        """Column `j` of `sink` replaced by `values` (a contour recomputed from the whole input)."""
+        handle = self._files[(sink, j)]
+        handle.seek(0)
+        handle.truncate()
+        handle.write(np.ascontiguousarray(values, dtype=np.float32).tobytes())
 
     def column(self, sink: str, j: int, drop_last: int = 0) -> np.ndarray:
         """Column `j` of `sink`, less its last `drop_last` frames."""
@@ -248,7 +269,9 @@ def end_tails(feature_set: str, window: np.ndarray, rate: int) -> dict[str, int]
 def functionals(feature_set: str, blocks: Iterable[np.ndarray], rate: int) -> np.ndarray:
     """One row (1 x dim, float32) of `feature_set`'s functionals over the concatenated `blocks`."""
     if feature_set not in ROWS:
-        raise ValueError(f"no bounded-memory functionals for '{feature_set}'")
+        from ser.frontend import column_functionals
+
+        return column_functionals.functionals(feature_set, blocks, rate)
     smile = contour_smile(feature_set)
     window = np.zeros(0, dtype=np.float32)
     with ColumnSpill() as spill:

@@ -1,0 +1,237 @@
+"""ser.frontend.cfunctionals against openSMILE's own cFunctionals components, run on the same contours.
+
+The reference is openSMILE itself: each functionals section of the wheel's configs (as ``smile_config`` reads it,
+includes inlined) runs behind a cExternalSource that holds the contours as data (one field per contour, period
+0.01 s), and a cExternalSink hands back its row and names. Compared on real ComParE_2016 LLD contours of EmoDB clips
+(and one clip tiled 10x) and on synthetic edge cases, every column against ``cfunctionals.values``.
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from ctypes import POINTER, c_float
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import require_data
+from ser.frontend import cfunctionals as cf
+from ser.frontend import smile_config, smile_native
+
+#: float32 outputs; the tolerance leaves room for another libm's exp/log/sqrt
+RTOL, ATOL = 1e-6, 1e-7
+
+#: components (per feature set) that must match openSMILE exactly
+COVERED = {
+    "ComParE_2016": ["is13_functionalsA", "is13_functionalsB", "is13_functionalsNz", "is13_functionalsF0",
+                     "is13_functionalsLLD", "is13_functionalsDelta"],
+    "IS09": ["is09_functL1"],
+    "IS10": ["functL1", "functL1nz"],
+    "IS11": ["functionalsF0"],
+    "IS12": ["functionalsA", "functionalsB", "functionalsNz", "functionalsF0", "functionalsLLD", "functionalsDelta"],
+    "IS13": ["is13_functionalsA", "is13_functionalsB", "is13_functionalsNz", "is13_functionalsF0",
+             "is13_functionalsLLD", "is13_functionalsDelta"],
+}
+CASES = [(feature_set, name) for feature_set, names in COVERED.items() for name in names]
+#: components that use functionals not implemented here (Onset, the old Peaks): check() must refuse them
+NOT_COVERED = [("IS10", "functOnsets"), ("IS11", "functionalsA"), ("IS11", "functionalsB"), ("IS11", "functionalsNz")]
+
+
+@functools.cache
+def _sections(feature_set: str) -> dict[str, smile_config.Section]:
+    core = smile_native._package_core() / "config"
+    layout = smile_config.functionals_layout(core / f"{smile_native.CONFIGS[feature_set]}.conf")
+    return {section.name: section for section in layout.components}
+
+
+def opensmile_row(section: smile_config.Section, contours: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """openSMILE's (names, row) for `contours` (frames x columns) through `section` alone."""
+    lib = smile_native._binding()
+    data = np.ascontiguousarray(contours, dtype=np.float32)
+    frames, fields = data.shape
+    text = [
+        "[componentInstances:cComponentManager]",
+        "instance[dataMemory].type=cDataMemory",
+        "instance[extsource].type=cExternalSource",
+        "instance[extsink].type=cExternalSink",
+        "[extsource:cExternalSource]",
+        "writer.dmLevel = contours",
+        "period = 0.01",
+        *(f"fieldNames[{i}] = c{i}" for i in range(fields)),
+        f"blocksize = {max(frames, 1)}",
+        "writer.levelconf.growDyn = 1",
+        "writer.levelconf.isRb = 0",
+        f"writer.levelconf.nT = {max(frames, 1)}",
+        section.text(reader="contours", writer="funcs"),
+        "[extsink:cExternalSink]",
+        "reader.dmLevel = funcs",
+    ]
+    rows: list[np.ndarray] = []
+
+    def on_frames(values, nrows, ncols, meta, user) -> int:
+        rows.append(np.ctypeslib.as_array(values, shape=(nrows, ncols)).copy())
+        return 1
+
+    callback = lib.ExternalSinkCallbackEx(on_frames)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "functionals.conf"
+        config.write_text("\n".join(text) + "\n")
+        smile = lib.OpenSMILE()
+        smile.initialize(config_file=str(config), options={}, loglevel=1, log_file=None, debug=False)
+        try:
+            smile._check_smile_result(lib.smileapi.smile_extsink_set_data_callback_ex(
+                smile._smileobj, b"extsink", callback, None))
+            names = [smile.external_sink_get_element_name("extsink", i)
+                     for i in range(smile.external_sink_get_num_elements("extsink"))]
+            if frames:
+                smile._check_smile_result(lib.smileapi.smile_extsource_write_data(
+                    smile._smileobj, b"extsource", data.ctypes.data_as(POINTER(c_float)), frames))
+            smile.external_source_set_eoi("extsource")
+            smile.run()
+        finally:
+            smile.free()
+    out = np.vstack(rows) if rows else np.zeros((0, len(names)), dtype=np.float32)
+    return names, out
+
+
+def _compare(feature_set: str, name: str, contours: np.ndarray, label: str) -> None:
+    """values() on every column of `contours` equals openSMILE's row of component `name` (contour-major)."""
+    section = _sections(feature_set)[name]
+    contours = np.asarray(contours, dtype=np.float32).reshape(len(contours), -1)
+    _, ref = opensmile_row(section, contours)
+    assert ref.shape[0] == 1, f"{name} on {label}: openSMILE wrote {ref.shape[0]} rows"
+    per_column = ref[0].reshape(contours.shape[1], -1)  # openSMILE writes all functionals of column 0 first
+    options = section.options()
+    for j in range(contours.shape[1]):
+        np.testing.assert_allclose(cf.values(options, contours[:, j]), per_column[j], rtol=RTOL, atol=ATOL,
+                                   err_msg=f"{feature_set} {name} on {label}, column {j}")
+
+
+def _synthetic() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(11)
+    walk = np.cumsum(rng.normal(0, 1, 1500)) + 40
+    with_zeros = np.where(rng.random(1500) < 0.35, 0.0, walk)
+    long_walk = np.cumsum(rng.normal(0, 1, 20000)) + 5
+    # longer than two of the chunks sums and running averages go by (cfunctionals.CHUNK), with pauses
+    chunked = np.where(np.repeat(rng.random(1400) < 0.3, 100), 0.0, np.cumsum(rng.normal(0, 0.5, 140000)) + 60)
+    return {
+        "all zeros": np.zeros(60),
+        "1 frame": np.array([3.5]),
+        "1 zero frame": np.array([0.0]),
+        "2 frames": np.array([1.0, 2.0]),
+        "3 frames": np.array([2.0, 0.0, 5.0]),
+        "4 frames": np.array([1.0, 3.0, 2.0, 5.0]),
+        "5 frames": np.array([1.0, 3.0, 2.0, 5.0, 4.0]),
+        "constant": np.full(80, 2.5),
+        "constant negative": np.full(30, -7.25),
+        "ramp": np.linspace(-1, 4, 200),
+        "falling ramp": np.linspace(4, -1, 333),
+        "mean near 0": rng.normal(0.01, 1.0, 300),
+        "random walk": walk,
+        "random with zeros": with_zeros,
+        "positive and negative with zeros": np.where(rng.random(700) < 0.2, 0.0, rng.normal(0, 3, 700)),
+        "plateaus": np.repeat(rng.normal(10, 3, 60), rng.integers(1, 5, 60)),
+        "over maxNumSeg segments": np.tile([20.0, 21.0, 22.0, 0.0, 0.0], 1100),
+        "long random walk": long_walk,
+        "over two chunks, with pauses": chunked,
+    }
+
+
+def _columns(contours: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+    """Contours of one length side by side (one openSMILE run per length)."""
+    by_length: dict[int, list[tuple[str, np.ndarray]]] = {}
+    for label, x in contours.items():
+        by_length.setdefault(len(x), []).append((label, x))
+    return [(" + ".join(label for label, _ in group), np.stack([x for _, x in group], axis=1))
+            for group in by_length.values()]
+
+
+@pytest.mark.parametrize(("feature_set", "name"), CASES)
+def test_synthetic_edge_cases_match_openSMILE(feature_set, name):
+    """Empty after dropping zeros, 1-5 frames, constant contours, > maxNumSeg segments, 20000 and 140000 frames."""
+    for label, contours in _columns(_synthetic()):
+        _compare(feature_set, name, contours, label)
+
+
+@functools.cache
+def _real_llds() -> dict[str, np.ndarray]:
+    """ComParE_2016 LLD matrices (frames x 65 LLDs, and 65 first differences of them) of a few EmoDB clips and one clip tiled 10x."""
+    import soundfile
+
+    emodb = require_data("emodb")
+    smile = smile_native.NativeSmile("ComParE_2016", "lld")
+    out = {}
+    for clip in ("03a01Fa", "16b10Wb", "08a01Lc"):
+        path = emodb / f"{clip}.wav"
+        if not path.exists():
+            require_data(f"emodb/{clip}.wav")
+        x, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        lld = smile(x.mean(axis=1), rate).astype(np.float32)
+        delta = np.diff(lld, axis=0, prepend=lld[:1]) * np.float32(0.5)  # delta-like contours (sign changes)
+        out[clip] = np.hstack([lld, delta])
+    out["03a01Fa x10"] = np.tile(out["03a01Fa"], (10, 1))
+    return out
+
+
+@pytest.mark.parametrize(("feature_set", "name"), CASES)
+def test_real_lld_contours_match_openSMILE(feature_set, name):
+    """Every ComParE LLD and delta (F0 with its zeros, energies, MFCCs, spectral shape...) of real speech."""
+    for label, lld in _real_llds().items():
+        assert lld.shape[0] > 100 and lld.shape[1] > 100 and np.isfinite(lld).all()
+        _compare(feature_set, name, lld, label)
+
+
+def test_output_is_contour_major_and_names_match_the_count():
+    """openSMILE writes all functionals of column 0, then of column 1: the row is columns x values() long."""
+    section = _sections("ComParE_2016")["is13_functionalsA"]
+    contours = np.stack([np.arange(1, 41, dtype=np.float32), np.arange(40, 0, -1, dtype=np.float32)], axis=1)
+    names, ref = opensmile_row(section, contours)
+    n = cf.values(section.options(), contours[:, 0]).size
+    assert len(names) == 2 * n == ref.shape[1]
+    assert all(name.startswith("c0_") for name in names[:n]) and all(name.startswith("c1_") for name in names[n:])
+
+
+@pytest.mark.parametrize(("feature_set", "name"), NOT_COVERED)
+def test_check_refuses_components_with_functionals_not_implemented(feature_set, name):
+    with pytest.raises(cf.Unsupported):
+        cf.check(_sections(feature_set)[name].options())
+
+
+@pytest.mark.parametrize(("key", "value", "what"), [
+    ("functionalsEnabled", "Means ; Bogus", "Bogus"),
+    ("Segments.segmentationAlgorithm", "bogus", "segmentationAlgorithm"),
+    ("Segments.norm", "bogus", "norm"),
+    ("Regression.centroidNorm", "bogus", "centroidNorm"),
+    ("Peaks2.dynRelThresh", "1", "dynRelThresh"),
+    ("Means.unknownOption", "1", "unknownOption"),
+    ("frameMode", "fixed", "frameMode"),
+    ("Lpc.order", "x", "order"),
+])
+def test_check_refuses_unknown_functionals_and_option_values(key, value, what):
+    options = dict(_sections("ComParE_2016")["is13_functionalsF0"].options())
+    options["functionalsEnabled"] = "Means ; Segments ; Regression ; Peaks2 ; Lpc"
+    cf.check(options)
+    options[key] = value
+    with pytest.raises(cf.Unsupported, match=what):
+        cf.check(options)
+    with pytest.raises(cf.Unsupported):
+        cf.values(options, np.ones(10, dtype=np.float32))
+
+
+def test_array_options_in_either_syntax_are_the_same():
+    """``Percentiles.percentile[0] = ..`` and ``Percentiles.percentile = a;b`` configure the same outputs."""
+    options = dict(_sections("ComParE_2016")["is13_functionalsA"].options())
+    listed = {k: v for k, v in options.items() if "[" not in k}
+    listed.update({"Percentiles.percentile": "0.01 ; 0.99", "Percentiles.pctlrange": "0-1"})
+    x = np.random.default_rng(5).normal(size=500).astype(np.float32)
+    np.testing.assert_array_equal(cf.values(options, x), cf.values(listed, x))
+
+
+def test_empty_contour_is_refused_as_openSMILE_writes_no_row():
+    section = _sections("ComParE_2016")["is13_functionalsNz"]
+    names, out = opensmile_row(section, np.zeros((0, 1), dtype=np.float32))
+    assert out.shape == (0, len(names))
+    with pytest.raises(ValueError, match="no frames"):
+        cf.values(section.options(), np.zeros(0, dtype=np.float32))
