@@ -16,9 +16,7 @@ present) is computed in numpy instead, holding only the float32 column (1.4 MB a
 
 from __future__ import annotations
 
-import atexit
 import functools
-import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from ctypes import POINTER, c_float
@@ -34,13 +32,17 @@ if TYPE_CHECKING:
     from ser.frontend.long_functionals import ColumnSpill
     from ser.frontend.smile_native import NativeSmile
 
+HERE = Path(__file__).resolve().parent
 #: openSMILE's LLD frame step in these sets (s), which their functionals' times are counted in
 PERIOD = 0.01
 #: the most float32 values fed to one openSMILE functionals run (frames x columns): 4 MiB
 RUN_VALUES = 1 << 20
-#: context before each block (s) for sets whose contours carry state further back than `featurise.CONTEXT_SECONDS`:
-#: IS09's autocorrelation F0 and IS10's F0 envelope (with 3 s, 13 of IS09's 384 values of a 2.5 min EmoDB
-#: concatenation differ in the 5th digit; 6 s is enough for 28 s but not for 2.5 min; 12 s gives openSMILE's row)
+#: context before each block (s): these sets' contours carry state further back than `featurise.CONTEXT_SECONDS`
+#: (3 s): the RASTA filter of ComParE_2016 and IS11-IS13 (an IIR filter: with 3 s a few frames after each block edge
+#: differ in the last bits, enough to move an LPC coefficient of the row by 3e-4; 5 s gives openSMILE's row), IS09's
+#: autocorrelation F0 and IS10's F0 envelope (with 3 s, 13 of IS09's 384 values of a 2.5 min EmoDB concatenation
+#: differ in the 5th digit; 6 s is enough for 28 s but not for 2.5 min; 12 s gives openSMILE's row)
+DEFAULT_CONTEXT_SECONDS = 6.0
 CONTEXT_SECONDS = {"IS09": 12.0, "IS10": 12.0}
 #: frames left out at the end of input tried by `end_tails`, the usual counts first
 TAIL_CANDIDATES = (0, 1, 2, 3, 4, 5, 6, 7, 8)
@@ -62,14 +64,6 @@ class Plan:
     segment_deltas: dict[str, tuple[str, int]]
 
 
-@functools.cache
-def _workdir() -> Path:
-    """A temporary folder for this process's generated configs, removed at exit."""
-    path = Path(tempfile.mkdtemp(prefix="ser-smile-"))
-    atexit.register(shutil.rmtree, path, True)
-    return path
-
-
 def _set_config(feature_set: str) -> Path:
     from ser.frontend import smile_native
 
@@ -84,20 +78,41 @@ def plan(feature_set: str) -> Plan | None:
 
     if not smile_native.available(feature_set):
         return None
+    found = _levels(feature_set)
+    if found is None:
+        return None
+    layout, derived, sinks = found
+    include = sink_include(feature_set)
+    if not include.is_file() or include.read_text() != sink_include_text(sinks):
+        return None  # another openSMILE's configs: our shipped sinks do not fit them
+    return Plan(feature_set, layout, sinks, include, derived)
+
+
+def _levels(feature_set: str) -> tuple[smile_config.FunctionalsLayout, dict[str, tuple[str, int]], dict[str, str]] | None:
+    """`feature_set`'s functionals layout, its onlyInSegments delta levels, and a sink name for every level read
+    (those the functionals read, and the inputs of those deltas)."""
     layout = smile_config.functionals_layout(_set_config(feature_set))
     if layout is None:
         return None
     derived = _segment_delta_levels(_set_config(feature_set), layout.levels)
     levels = layout.levels + [source for source, _ in derived.values() if source not in layout.levels]
-    sinks = {level: f"ser_sink{i}" for i, level in enumerate(levels)}
-    lines = ["; ser: external sinks on the levels this set's functionals read (ser.frontend.column_functionals)",
+    return layout, derived, {level: f"ser_sink{i}" for i, level in enumerate(levels)}
+
+
+def sink_include(feature_set: str) -> Path:
+    """Our shipped config include with the external sinks `plan` needs for `feature_set` (`sink_include_text`)."""
+    return HERE / "column_sinks" / f"{feature_set}.conf.inc"
+
+
+def sink_include_text(sinks: dict[str, str]) -> str:
+    """A config include declaring an external sink on each level: {level: sink name}."""
+    lines = ["; ser: external sinks on the levels a set's functionals read (ser.frontend.column_functionals);",
+             "; written by `python -m ser.frontend.column_functionals`, checked against the installed openSMILE configs",
              "[componentInstances:cComponentManager]"]
     lines += [f"instance[{sink}].type=cExternalSink" for sink in sinks.values()]
     for level, sink in sinks.items():
         lines += [f"[{sink}:cExternalSink]", f"reader.dmLevel = {level}"]
-    include = _workdir() / f"{feature_set}.sinks.conf.inc"
-    include.write_text("\n".join(lines) + "\n")
-    return Plan(feature_set, layout, sinks, include, derived)
+    return "\n".join(lines) + "\n"
 
 
 def _segment_delta_levels(config: Path, levels: list[str]) -> dict[str, tuple[str, int]]:
@@ -146,7 +161,7 @@ def run_component(section: smile_config.Section, columns: np.ndarray, period: fl
             "writer.levelconf.growDyn = 0", "writer.levelconf.isRb = 0", f"writer.levelconf.nT = {size}",
             section.text(reader="ser_in"), "[ser_out:cExternalSink]",
             f"reader.dmLevel = {section.value('writer.dmLevel')}"]
-    with tempfile.NamedTemporaryFile("w", suffix=".conf", dir=_workdir(), delete=False) as handle:
+    with tempfile.NamedTemporaryFile("w", prefix="ser-functionals-", suffix=".conf", delete=False) as handle:
         handle.write("\n".join(text) + "\n")
     rows: list[np.ndarray] = []
 
@@ -309,7 +324,8 @@ def functionals(feature_set: str, blocks: Iterable[np.ndarray], rate: int) -> np
 
     window = np.zeros(0, dtype=np.float32)
     with ColumnSpill() as spill:
-        for rows, window in contour_blocks(smile.levels, blocks, rate, CONTEXT_SECONDS.get(feature_set)):
+        for rows, window in contour_blocks(smile.levels, blocks, rate,
+                                                  CONTEXT_SECONDS.get(feature_set, DEFAULT_CONTEXT_SECONDS)):
             spill.append(rows)
         window_levels = smile.levels(window, rate)
         smile.close()  # its data memory is not needed again for this utterance: the peak stays one instance's
@@ -320,6 +336,26 @@ def functionals(feature_set: str, blocks: Iterable[np.ndarray], rate: int) -> np
             return spill.column(sink, j, drop_last=lengths[sink] - frames)
 
         return row(p, column, lengths, spill.widths, end_tails(p, window, rate, window_levels))[None, :]
+
+
+def _write_sink_includes() -> None:
+    """Write the shipped sink includes from the installed openSMILE's configs (run when openSMILE's configs change)."""
+    from ser.frontend import smile_native
+
+    from ser.frontend.long_functionals import SETS
+
+    for feature_set in smile_native.CONFIGS:
+        found = _levels(feature_set)
+        if found is None or feature_set in SETS:  # sets with their own numpy path
+            continue
+        path = sink_include(feature_set)
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(sink_include_text(found[2]))
+        print(path)
+
+
+if __name__ == "__main__":
+    _write_sink_includes()
 
 
 __all__ = ["Plan", "end_tails", "functionals", "level_smile", "plan", "row", "run_component", "supported"]

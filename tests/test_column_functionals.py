@@ -1,0 +1,122 @@
+"""Functionals of long utterances for ComParE_2016 and IS09-IS13 (ser.frontend.column_functionals): each set's
+components read from openSMILE's own configs, its contours computed in blocks, its onlyInSegments deltas recomputed
+from the whole contour (ser.frontend.segment_deltas), and the row compared with openSMILE's one pass over the same
+samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ser.frontend import column_functionals as cf
+from ser.frontend import long_functionals as lf
+from ser.frontend import segment_deltas, smile_config, smile_native
+from ser.frontend.featureset import load_feature_set
+
+RATE = 16000
+
+
+def _speech(emodb_dir: Path, clips: int) -> np.ndarray:
+    return np.concatenate([sf.read(f, dtype="float32")[0] for f in sorted(emodb_dir.glob("*.wav"))[:clips]])
+
+
+def _one_pass(feature_set: str, x: np.ndarray) -> np.ndarray:
+    return smile_native.NativeSmile(feature_set, "functionals")(x, RATE)[0]
+
+
+def test_the_layout_read_from_the_configs_makes_each_sets_row():
+    """The components found behind each set's `func` level, run by openSMILE on the set's own contours of a clip,
+    give the set's one-pass row (names counted, values equal); eGeMAPS (whose row is not a plain concatenation) is
+    left to its own path."""
+    core = smile_native._package_core() / "config"
+    assert smile_config.functionals_layout(core / f"{smile_native.CONFIGS['eGeMAPSv02']}.conf") is None
+    layout = smile_config.functionals_layout(core / f"{smile_native.CONFIGS['ComParE_2016']}.conf")
+    assert [c.name for c in layout.components] == ["is13_functionalsA", "is13_functionalsB", "is13_functionalsNz",
+                                                   "is13_functionalsF0", "is13_functionalsLLD", "is13_functionalsDelta"]
+    assert layout.components[0].value("functionalsEnabled").split(";")[-1].strip() == "Lpc"  # ';' kept in values
+    assert layout.components[0].value("frameMode") == "full"  # from the inlined FrameModeFunctionals include
+
+
+@pytest.mark.parametrize(("feature_set", "clips"), [("ComParE_2016", 18), ("IS09", 60), ("IS13", 12)])
+def test_long_rows_are_the_one_pass_rows(emodb_dir, feature_set, clips):
+    """Over EmoDB concatenations longer than a block (ComParE_2016 40 s, IS09 2.5 min, IS13 27 s), fed in uneven
+    pieces: openSMILE's one-pass row (bit for bit here; the margin is for another libm's log/sqrt)."""
+    x = _speech(emodb_dir, clips)
+    want = _one_pass(feature_set, x)
+    got = cf.functionals(feature_set, iter(np.array_split(x, 23)), RATE)[0]
+    assert got.shape == want.shape
+    differ = got != want
+    assert differ.sum() <= 3, differ.sum()
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-12)
+
+
+def test_onlyinsegments_deltas_are_openSMILEs_level(emodb_dir):
+    """The ComParE_2016 deltas of its non-zero-smoothed contours, from the whole input contour: equal to openSMILE's
+    level on every clip, with the end frames unseen found per clip (1, or 2 on 03a07Fb), by the fast path and by the
+    slow one that replays float32 rounding past 2^24."""
+    plan = cf.plan("ComParE_2016")
+    smile = cf.level_smile("ComParE_2016")
+    source, deltas = plan.sinks["is13_lld_nzsmo"], plan.sinks["is13_lld_nzsmo_de"]
+    found = {}
+    for clip in ("03a01Fa", "03a07Fb", "03b01Nb"):
+        levels = smile.levels(sf.read(emodb_dir / f"{clip}.wav", dtype="float32")[0], RATE)
+        src, want = levels[source], levels[deltas]
+        found[clip] = hidden = cf._hidden_end(src, want, 2)
+        got = np.stack(list(segment_deltas.deltas(lambda j: src[:, j], src.shape[1], 2, hidden)), axis=1)
+        assert np.array_equal(got, want), clip
+        if hidden != 1:
+            other = np.stack(list(segment_deltas.deltas(lambda j: src[:, j], src.shape[1], 2, 1)), axis=1)
+            assert not np.array_equal(other, want)
+    assert found == {"03a01Fa": 1, "03a07Fb": 2, "03b01Nb": 1}
+    exact_limit = segment_deltas.EXACT_FLOAT32
+    try:
+        segment_deltas.EXACT_FLOAT32 = 0
+        slow = np.stack(list(segment_deltas.deltas(lambda j: src[:, j], src.shape[1], 2, 1)), axis=1)
+    finally:
+        segment_deltas.EXACT_FLOAT32 = exact_limit
+    assert np.array_equal(slow, want)
+
+
+def test_without_the_recomputed_deltas_the_row_would_differ(emodb_dir, monkeypatch):
+    """The deltas' normaliser grows over the whole utterance: computed in blocks they are wrong after the first
+    block, which the row shows (the check that the recomputation is needed, and is what makes the row right)."""
+    x = _speech(emodb_dir, 18)
+    want = _one_pass("ComParE_2016", x)
+    monkeypatch.setattr(cf, "_rederive", lambda *args: None)
+    got = cf.functionals("ComParE_2016", iter([x]), RATE)[0]
+    assert (got != want).sum() > 100
+
+
+def test_compare6373_extracts_a_long_utterance_bounded(emodb_dir, tmp_path, monkeypatch):
+    """The shipped compare6373 set takes a 40 s file under a 30 s functionals limit (bounded: no limit applies) and
+    gives openSMILE's row; no spill file is left behind."""
+    import tempfile
+
+    from ser.frontend import featurise as fz
+
+    x = _speech(emodb_dir, 18)
+    path = tmp_path / "long.wav"
+    sf.write(path, x, RATE, subtype="FLOAT")
+    cf.level_smile("ComParE_2016")  # this process's generated configs stay where they are
+    monkeypatch.setenv("SER_MAX_FUNCTIONALS_MINUTES", "0.5")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    fs = load_feature_set("compare6373")
+    extractor = fs.build()
+    assert extractor.bounded and lf.supported("ComParE_2016")
+    got = fz.featurise(fs, extractor, str(path))
+    np.testing.assert_allclose(got[0], _one_pass("ComParE_2016", x), rtol=1e-6, atol=1e-12)
+    assert not [p for p in (tmp_path / "tmp").iterdir() if p.name.startswith("ser-contours-")]
+
+
+@pytest.mark.parametrize("feature_set", ["ComParE_2016", "IS09", "IS10", "IS11", "IS12", "IS13"])
+def test_the_shipped_sinks_fit_the_installed_configs(feature_set):
+    """Our shipped sink includes name the levels the installed openSMILE's configs give (else the set would fall
+    back to openSMILE's one pass and its length limit)."""
+    plan = cf.plan(feature_set)
+    assert plan is not None
+    assert cf.sink_include(feature_set).read_text() == cf.sink_include_text(plan.sinks)
+    assert lf.supported(feature_set)
