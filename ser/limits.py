@@ -24,7 +24,8 @@ MAX_TEXT_MODEL_BYTES = 2 * 1024**3
 FUNCTIONALS_MINUTES_ENV = "SER_MAX_FUNCTIONALS_MINUTES"
 #: one utterance given to an utterance-level (functionals) set whose memory grows with it: openSMILE's own pass keeps
 #: every frame for the percentiles (~1.2-2.4 KB per 10 ms for GeMAPS-like sets; 1.2 GiB at 60 min for eGeMAPS before
-#: ser.frontend.long_functionals). eGeMAPSv02, GeMAPSv01b and emobase (`bounded` extractors) have no limit: flat
+#: ser.frontend.long_functionals). Every set openSMILE runs natively (`bounded` extractors: eGeMAPSv02, GeMAPSv01b,
+#: emobase, ComParE_2016, IS09-IS13) has no limit: flat; the limit is left for sets opensmile-python runs
 MAX_FUNCTIONALS_MINUTES = 10.0
 
 

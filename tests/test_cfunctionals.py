@@ -28,15 +28,18 @@ COVERED = {
     "ComParE_2016": ["is13_functionalsA", "is13_functionalsB", "is13_functionalsNz", "is13_functionalsF0",
                      "is13_functionalsLLD", "is13_functionalsDelta"],
     "IS09": ["is09_functL1"],
-    "IS10": ["functL1", "functL1nz"],
-    "IS11": ["functionalsF0"],
+    "IS10": ["functL1", "functL1nz", "functOnsets"],
+    "IS11": ["functionalsA", "functionalsB", "functionalsNz", "functionalsF0"],
     "IS12": ["functionalsA", "functionalsB", "functionalsNz", "functionalsF0", "functionalsLLD", "functionalsDelta"],
     "IS13": ["is13_functionalsA", "is13_functionalsB", "is13_functionalsNz", "is13_functionalsF0",
              "is13_functionalsLLD", "is13_functionalsDelta"],
 }
 CASES = [(feature_set, name) for feature_set, names in COVERED.items() for name in names]
-#: components that use functionals not implemented here (Onset, the old Peaks): check() must refuse them
-NOT_COVERED = [("IS10", "functOnsets"), ("IS11", "functionalsA"), ("IS11", "functionalsB"), ("IS11", "functionalsNz")]
+#: components with an option or functional that is not implemented here (feature set, name, option changed, value):
+#: check() must refuse them
+NOT_COVERED = [("IS10", "functOnsets", "Onset.thresholdOnset", "0.5"),
+               ("IS11", "functionalsA", "Peaks.overlapFlag", "0"),
+               ("IS11", "functionalsNz", "functionalsEnabled", "Means ; Peaks ; Crossings")]
 
 
 @functools.cache
@@ -96,9 +99,12 @@ def opensmile_row(section: smile_config.Section, contours: np.ndarray) -> tuple[
     return names, out
 
 
-def _compare(feature_set: str, name: str, contours: np.ndarray, label: str) -> None:
-    """values() on every column of `contours` equals openSMILE's row of component `name` (contour-major)."""
+def _compare(feature_set: str, name: str, contours: np.ndarray, label: str, extra: tuple[str, ...] = ()) -> None:
+    """values() on every column of `contours` equals openSMILE's row of component `name` (contour-major), with the
+    option lines `extra` added to its section (the last value of a key counts)."""
     section = _sections(feature_set)[name]
+    if extra:
+        section = smile_config.Section(section.name, section.kind, [*section.lines, *extra])
     contours = np.asarray(contours, dtype=np.float32).reshape(len(contours), -1)
     _, ref = opensmile_row(section, contours)
     assert ref.shape[0] == 1, f"{name} on {label}: openSMILE wrote {ref.shape[0]} rows"
@@ -116,6 +122,13 @@ def _synthetic() -> dict[str, np.ndarray]:
     long_walk = np.cumsum(rng.normal(0, 1, 20000)) + 5
     # longer than two of the chunks sums and running averages go by (cfunctionals.CHUNK), with pauses
     chunked = np.where(np.repeat(rng.random(1400) < 0.3, 100), 0.0, np.cumsum(rng.normal(0, 0.5, 140000)) + 60)
+    # over a thousand peaks and ~87,000 turns (Peaks walks them in blocks) over more than two chunks, with sign changes
+    # (onsets/offsets at threshold 0) right at the chunk boundaries (Onset goes by chunks from frame 1)
+    frames = np.arange(140001)
+    oscillating = np.sin(2 * np.pi * frames / 37) + rng.normal(0, 0.3, frames.size) + np.sin(frames / 5000)
+    for start in (1 + cf.CHUNK, 1 + 2 * cf.CHUNK):
+        oscillating[start - 3 : start] = -1.0
+        oscillating[start : start + 3] = 1.0
     return {
         "all zeros": np.zeros(60),
         "1 frame": np.array([3.5]),
@@ -136,6 +149,7 @@ def _synthetic() -> dict[str, np.ndarray]:
         "over maxNumSeg segments": np.tile([20.0, 21.0, 22.0, 0.0, 0.0], 1100),
         "long random walk": long_walk,
         "over two chunks, with pauses": chunked,
+        "oscillating over two chunks": oscillating,
     }
 
 
@@ -150,9 +164,30 @@ def _columns(contours: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
 
 @pytest.mark.parametrize(("feature_set", "name"), CASES)
 def test_synthetic_edge_cases_match_openSMILE(feature_set, name):
-    """Empty after dropping zeros, 1-5 frames, constant contours, > maxNumSeg segments, 20000 and 140000 frames."""
+    """Empty after dropping zeros, 1-5 frames, constant contours, > maxNumSeg segments, 20000 and 140000 frames,
+    a 140001-frame oscillation with over a thousand peaks."""
     for label, contours in _columns(_synthetic()):
         _compare(feature_set, name, contours, label)
+
+
+#: options of Onset and Peaks that the configs leave off or fix (outputs, norms, thresholds)
+VARIANTS = [
+    ("IS10", "functOnsets", ("Onset.onsetPos = 1", "Onset.offsetPos = 1", "Onset.numOffsets = 1",
+                             "Onset.onsetRate = 1")),
+    ("IS10", "functOnsets", ("Onset.onsetPos = 1", "Onset.offsetPos = 1", "Onset.norm = second",
+                             "Onset.threshold = 2.5", "Onset.useAbsVal = 1")),
+    ("IS10", "functOnsets", ("Onset.onsetPos = 1", "Onset.offsetPos = 1", "Onset.norm = frames",
+                             "Onset.threshold = -0.5")),
+    ("IS11", "functionalsA", ("Peaks.numPeaks = 1", "Peaks.norm = segment")),
+    ("IS11", "functionalsNz", ("Peaks.numPeaks = 1", "Peaks.norm = frames", "Peaks.peakMean = 0")),
+]
+
+
+@pytest.mark.parametrize(("feature_set", "name", "extra"), VARIANTS)
+def test_option_variants_match_openSMILE(feature_set, name, extra):
+    """Outputs, norms and thresholds of Onset and Peaks that no config of the wheel uses, on the synthetic contours."""
+    for label, contours in _columns(_synthetic()):
+        _compare(feature_set, name, contours, label, extra)
 
 
 @functools.cache
@@ -193,10 +228,13 @@ def test_output_is_contour_major_and_names_match_the_count():
     assert all(name.startswith("c0_") for name in names[:n]) and all(name.startswith("c1_") for name in names[n:])
 
 
-@pytest.mark.parametrize(("feature_set", "name"), NOT_COVERED)
-def test_check_refuses_components_with_functionals_not_implemented(feature_set, name):
-    with pytest.raises(cf.Unsupported):
-        cf.check(_sections(feature_set)[name].options())
+@pytest.mark.parametrize(("feature_set", "name", "key", "value"), NOT_COVERED)
+def test_check_refuses_components_with_functionals_not_implemented(feature_set, name, key, value):
+    options = dict(_sections(feature_set)[name].options())
+    cf.check(options)
+    options[key] = value
+    with pytest.raises(cf.Unsupported, match=key.rpartition(".")[2] if "." in key else "Crossings"):
+        cf.check(options)
 
 
 @pytest.mark.parametrize(("key", "value", "what"), [

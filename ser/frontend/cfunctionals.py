@@ -890,12 +890,174 @@ def _peaks2(o: _Sub) -> Functional:
     return run
 
 
+# ------------------------------------------------------------------------------------------------ Onset
+
+
+_ONSET = (("onsetPos", 0), ("offsetPos", 0), ("numOnsets", 1), ("numOffsets", 0), ("onsetRate", 0))
+
+
+def _onset(o: _Sub) -> Functional:
+    flags = [o.int(name, default) for name, default in _ONSET]
+    norm = o.time_norm("segment")
+    threshold = F32(o.float("threshold", 0.0))
+    for key in ("thresholdOnset", "thresholdOffset"):  # hysteresis (separate thresholds) is not implemented
+        if o.is_set(key):
+            raise Unsupported(f"Onset.{key}")
+    use_abs = o.int("useAbsVal", 0)
+
+    def run(d: _Input) -> list:
+        x, n = d.x, d.n
+        # a frame is 'above' when its value (its magnitude with useAbsVal, except frame 0) exceeds the threshold;
+        # frame i >= 1 is an onset when it is above and frame i-1 was not, an offset in the opposite case
+        onsets = offsets = 0
+        first_onset, last_offset = -1, -1
+        before = bool(x[0] > threshold)
+        for lo in range(1, n, CHUNK):
+            cur = x[lo : lo + CHUNK]
+            above = (np.abs(cur) if use_abs else cur) > threshold
+            previous = np.concatenate([[before], above[:-1]])
+            on = np.flatnonzero(above & ~previous)
+            off = np.flatnonzero(previous & ~above)
+            onsets += on.size
+            offsets += off.size
+            if first_onset < 0 and on.size:
+                first_onset = lo + int(on[0])
+            if off.size:
+                last_offset = lo + int(off[-1])
+            before = bool(above[-1])
+        onset_at = F32(first_onset if first_onset >= 0 else 0)
+        offset_at = F32(last_offset if last_offset >= 0 else n - 1)
+        t = F32(d.period)
+        if norm == _SEGMENT:
+            onset_at, offset_at = onset_at / F32(n), offset_at / F32(n)
+        elif norm == _SECOND:
+            onset_at, offset_at = onset_at * t, offset_at * t
+        out = [onset_at, offset_at, F32(onsets), F32(offsets), F32(onsets) / (F32(n) * t)]
+        return [F32(v) for v, on in zip(out, flags) if on]
+
+    return run
+
+
+# ------------------------------------------------------------------------------------------------ Peaks
+
+
+_PEAKS = (("numPeaks", 1), ("meanPeakDist", 1), ("peakMean", 1), ("peakMeanMeanDist", 1), ("peakDistStddev", 0))
+#: events handed to the Python loop at a time (each a few Python objects)
+_EVENT_BLOCK = 4096
+
+
+def _f32_seq_sum(x: np.ndarray) -> F32:
+    """Sequential float32 sum (a C loop over FLOAT_DMEM), a CHUNK at a time."""
+    total = F32(0.0)
+    for lo in range(0, x.size, CHUNK):
+        total = np.cumsum(np.concatenate([[total], x[lo : lo + CHUNK]]).astype(F32), dtype=F32)[-1]
+    return F32(total)
+
+
+def _turns(x: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Frames i >= 2 whose previous frame is a strict local maximum (kind True) or minimum (kind False) of `x`, as
+    (int32 frames, bool kinds), a CHUNK of frames at a time (chunks without a turn left out)."""
+    for lo in range(2, x.size, CHUNK):
+        hi = min(x.size, lo + CHUNK)
+        a, b, c = x[lo - 2 : hi - 2], x[lo - 1 : hi - 1], x[lo:hi]
+        is_max = (a < b) & (b > c)
+        at = np.flatnonzero(is_max | ((a > b) & (b < c)))
+        if at.size:
+            yield (at + lo).astype(np.int32), is_max[at]
+
+
+def _peak_walk(x: np.ndarray, rng: float) -> tuple[F32, int, np.ndarray]:
+    """openSMILE's old Peaks detection (overlapFlag = 1): (float32 sum of the peaks' values, their number, the frame
+    distances between consecutive peaks as int32).
+
+    Frame by frame from frame 2: after a local maximum at i-1 the candidate becomes x[i] (openSMILE takes the frame
+    after the maximum), or the larger of it and x[i] while a peak is open; a peak opens (and its position moves to i)
+    while candidate - x[frame after the last minimum] > 0.11 range (float32 difference, double threshold); an open
+    peak is counted at the first frame below candidate - 0.09 range (in double), or at the last frame. Only frames
+    after a turn change the candidate, so this walks the turns (in blocks, with the minimum of the frames up to the
+    next turn) instead of the frames.
+    """
+    n = x.size
+    up, down = 0.11 * rng, 0.09 * rng
+    total, count = F32(0.0), 0
+    dist_blocks: list[np.ndarray] = [np.zeros(0, dtype=np.int32)]
+    is_open = False
+    last_min = top = 0.0
+    at = last_at = -1
+    turns = _turns(x)
+    current = next(turns, None)
+    while current is not None:
+        following = next(turns, None)
+        frames, kinds = current
+        ends = np.append(frames[1:], np.int32(following[0][0] if following is not None else n))
+        for lo in range(0, frames.size, _EVENT_BLOCK):
+            block_frames, block_ends = frames[lo : lo + _EVENT_BLOCK], ends[lo : lo + _EVENT_BLOCK]
+            start = int(block_frames[0])
+            # the lowest value of each turn's frames up to the next turn
+            lowest = np.minimum.reduceat(x[start : int(block_ends[-1])], block_frames - start).tolist()
+            peaks: list[float] = []
+            dists: list[int] = []
+            for i, end, is_max, v, low in zip(block_frames.tolist(), block_ends.tolist(),
+                                              kinds[lo : lo + _EVENT_BLOCK].tolist(), x[block_frames].tolist(),
+                                              lowest):
+                if is_max:
+                    if not is_open:
+                        top = v
+                    elif v > top:
+                        top, at = v, i
+                    if float(F32(top) - F32(last_min)) > up:
+                        is_open, at = True, i
+                else:
+                    last_min = v
+                if is_open and (low < top - down or end == n):
+                    # it closes at a frame of [i, end) below the limit, else (end == n) at the last frame; which
+                    # frame changes no output, as no turn lies before `end`
+                    peaks.append(top)
+                    if last_at >= 0:
+                        dists.append(at - last_at)
+                    last_at = at
+                    is_open = False
+            if peaks:
+                total = np.cumsum(np.asarray([total, *peaks], dtype=F32), dtype=F32)[-1]
+                count += len(peaks)
+            dist_blocks.append(np.asarray(dists, dtype=np.int32))
+        current = following
+    return F32(total), count, np.concatenate(dist_blocks)
+
+
+def _peaks(o: _Sub) -> Functional:
+    flags = [o.int(name, default) for name, default in _PEAKS]
+    norm = o.time_norm("frames")
+    o.forbid("overlapFlag", 1)  # 0 carries state from one call (column) to the next
+
+    def run(d: _Input) -> list:
+        x, n = d.x, d.n
+        mean = _f32_seq_sum(x) / F32(n)
+        total, count, dists = _peak_walk(x, float(F32(d.hi - d.lo)))
+        if dists.size:
+            dist = _f32_sum(dists.astype(F32)) / F32(dists.size)
+            dev = dists.astype(F32) - dist
+            stddev = F32(math.sqrt(_f32_sum(dev * dev) / F32(dists.size)))
+        else:
+            dist, stddev = F32(n + 1), F32(0.0)
+        if norm == _SECOND:
+            dist, stddev = dist * F32(d.period), stddev * F32(d.period)
+        elif norm == _SEGMENT:
+            dist, stddev = dist / F32(n), stddev / F32(n)
+        peak_mean = total / F32(count) if count else F32(0.0)
+        out = [F32(count), dist, peak_mean, F32(peak_mean - mean), stddev]
+        return [F32(v) for v, on in zip(out, flags) if on]
+
+    return run
+
+
 # ------------------------------------------------------------------------------------------------ public
 
 
 _FUNCTIONALS: dict[str, Callable[[_Sub], Functional]] = {
     "Extremes": _extremes, "Moments": _moments_functional, "Percentiles": _percentiles, "Means": _means,
     "Regression": _regression, "Segments": _segments, "Times": _times, "Lpc": _lpc, "Peaks2": _peaks2,
+    "Onset": _onset, "Peaks": _peaks,
 }
 
 

@@ -17,6 +17,8 @@ present) is computed in numpy instead, holding only the float32 column (1.4 MB a
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
 import tempfile
 from collections.abc import Callable, Iterable
 from ctypes import POINTER, c_float
@@ -32,9 +34,10 @@ if TYPE_CHECKING:
     from ser.frontend.long_functionals import ColumnSpill
     from ser.frontend.smile_native import NativeSmile
 
-HERE = Path(__file__).resolve().parent
 #: openSMILE's LLD frame step in these sets (s), which their functionals' times are counted in
 PERIOD = 0.01
+#: frames each ring-buffered contour level holds (well over any lookback of these sets' components)
+RING_FRAMES = 1000
 #: the most float32 values fed to one openSMILE functionals run (frames x columns): 4 MiB
 RUN_VALUES = 1 << 20
 #: context before each block (s): these sets' contours carry state further back than `featurise.CONTEXT_SECONDS`
@@ -44,6 +47,8 @@ RUN_VALUES = 1 << 20
 #: differ in the 5th digit; 6 s is enough for 28 s but not for 2.5 min; 12 s gives openSMILE's row)
 DEFAULT_CONTEXT_SECONDS = 6.0
 CONTEXT_SECONDS = {"IS09": 12.0, "IS10": 12.0}
+#: seconds past the context of the end of the audio that `end_tails` and the end of the deltas are found on
+END_SECONDS = 2.0
 #: frames left out at the end of input tried by `end_tails`, the usual counts first
 TAIL_CANDIDATES = (0, 1, 2, 3, 4, 5, 6, 7, 8)
 
@@ -52,13 +57,11 @@ Column = Callable[[str, int, int], np.ndarray]
 
 @dataclass(frozen=True)
 class Plan:
-    """How one set's functionals are computed: its components, the sink on each level they read, and the contour
-    config with those sinks."""
+    """How one set's functionals are computed: its components and the sink on each level they read."""
 
     feature_set: str
     layout: smile_config.FunctionalsLayout
     sinks: dict[str, str]  # level -> external sink name
-    sink_include: Path
     #: levels written by a delta component with onlyInSegments (``ser.frontend.segment_deltas``): level -> (its input
     #: level, deltawin); recomputed from the whole input contour, as their values depend on all frames before
     segment_deltas: dict[str, tuple[str, int]]
@@ -82,10 +85,7 @@ def plan(feature_set: str) -> Plan | None:
     if found is None:
         return None
     layout, derived, sinks = found
-    include = sink_include(feature_set)
-    if not include.is_file() or include.read_text() != sink_include_text(sinks):
-        return None  # another openSMILE's configs: our shipped sinks do not fit them
-    return Plan(feature_set, layout, sinks, include, derived)
+    return Plan(feature_set, layout, sinks, derived)
 
 
 def _levels(feature_set: str) -> tuple[smile_config.FunctionalsLayout, dict[str, tuple[str, int]], dict[str, str]] | None:
@@ -99,20 +99,31 @@ def _levels(feature_set: str) -> tuple[smile_config.FunctionalsLayout, dict[str,
     return layout, derived, {level: f"ser_sink{i}" for i, level in enumerate(levels)}
 
 
-def sink_include(feature_set: str) -> Path:
-    """Our shipped config include with the external sinks `plan` needs for `feature_set` (`sink_include_text`)."""
-    return HERE / "column_sinks" / f"{feature_set}.conf.inc"
+def _cache_dir() -> Path:
+    """Where the generated contour configs are kept: the user's cache (they depend only on the installed openSMILE's
+    configs, so they are written once and named by their content), else a folder of this process's own."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ser" / "opensmile"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=base, delete=True)  # noqa: SIM115  writable?
+        probe.close()
+        return base
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix="ser-opensmile-"))
 
 
-def sink_include_text(sinks: dict[str, str]) -> str:
-    """A config include declaring an external sink on each level: {level: sink name}."""
-    lines = ["; ser: external sinks on the levels a set's functionals read (ser.frontend.column_functionals);",
-             "; written by `python -m ser.frontend.column_functionals`, checked against the installed openSMILE configs",
-             "[componentInstances:cComponentManager]"]
-    lines += [f"instance[{sink}].type=cExternalSink" for sink in sinks.values()]
-    for level, sink in sinks.items():
-        lines += [f"[{sink}:cExternalSink]", f"reader.dmLevel = {level}"]
-    return "\n".join(lines) + "\n"
+@functools.cache
+def levels_config(feature_set: str) -> Path:
+    """`feature_set`'s own config without its functionals, with an external sink on each level `plan` reads and ring
+    buffers for the levels it let grow (``smile_config.without_functionals``), as a file openSMILE can read."""
+    p = plan(feature_set)
+    text = smile_config.without_functionals(_set_config(feature_set), p.layout, p.sinks, RING_FRAMES)
+    path = _cache_dir() / f"{feature_set}-{hashlib.sha256(text.encode()).hexdigest()[:16]}.conf"
+    if not path.is_file() or path.read_text() != text:
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
+            handle.write(text)
+        os.replace(handle.name, path)
+    return path
 
 
 def _segment_delta_levels(config: Path, levels: list[str]) -> dict[str, tuple[str, int]]:
@@ -136,13 +147,11 @@ def supported(feature_set: str) -> bool:
 
 @functools.cache
 def level_smile(feature_set: str) -> NativeSmile:
-    """openSMILE running `feature_set`'s own config with an external sink on each level its functionals read (its
-    functionals still run on each window, which is bounded; their output is not read)."""
+    """openSMILE computing the contours `feature_set`'s functionals read, one external sink per level
+    (`levels_config`)."""
     from ser.frontend import smile_native
 
-    p = plan(feature_set)
-    return smile_native.NativeSmile.from_config(str(_set_config(feature_set)), {"sink": str(p.sink_include)},
-                                                tuple(p.sinks.values()))
+    return smile_native.NativeSmile.from_config(str(levels_config(feature_set)), {}, tuple(plan(feature_set).sinks.values()))
 
 
 def run_component(section: smile_config.Section, columns: np.ndarray, period: float = PERIOD) -> np.ndarray:
@@ -246,8 +255,11 @@ def end_tails(p: Plan, window: np.ndarray, rate: int, levels: dict[str, np.ndarr
     (they depend on the end of the audio only): the tail under which the component's values of the window equal
     openSMILE's own (the nearest where none is equal)."""
     reference = _reference(p.feature_set)
-    want = reference(window, rate)[0]
+    rows = reference(window, rate)
     reference.close()
+    if rows.shape[0] == 0:
+        raise ValueError(f"openSMILE's {p.feature_set} writes no functionals for {window.size / rate:.3f} s of audio")
+    want = rows[0]
     levels = level_smile(p.feature_set).levels(window, rate) if levels is None else levels
     widths = {sink: rows.shape[1] for sink, rows in levels.items()}
 
@@ -314,48 +326,29 @@ def _hidden_end(source: np.ndarray, deltas: np.ndarray, win: int) -> int:
 
 def functionals(feature_set: str, blocks: Iterable[np.ndarray], rate: int) -> np.ndarray:
     """One row (1 x dim, float32) of `feature_set`'s functionals over the concatenated `blocks`."""
-    from ser.frontend.long_functionals import contour_blocks
+    from ser.frontend.long_functionals import ColumnSpill, contour_blocks
 
     p = plan(feature_set)
     if p is None:
         raise ValueError(f"no bounded-memory functionals for '{feature_set}'")
     smile = level_smile(feature_set)
-    from ser.frontend.long_functionals import ColumnSpill
-
+    context = CONTEXT_SECONDS.get(feature_set, DEFAULT_CONTEXT_SECONDS)
     window = np.zeros(0, dtype=np.float32)
     with ColumnSpill() as spill:
-        for rows, window in contour_blocks(smile.levels, blocks, rate,
-                                                  CONTEXT_SECONDS.get(feature_set, DEFAULT_CONTEXT_SECONDS)):
+        for rows, window in contour_blocks(smile.levels, blocks, rate, context):
             spill.append(rows)
-        window_levels = smile.levels(window, rate)
+        # the end of the audio, for what happens at the end of input: the context plus 2 s (openSMILE's own pass over
+        # it, in `end_tails`, then costs no more memory than over a clip)
+        end = window[-int((context + END_SECONDS) * rate) :]
+        end_levels = smile.levels(end, rate)
         smile.close()  # its data memory is not needed again for this utterance: the peak stays one instance's
-        _rederive(p, spill, window_levels)
+        _rederive(p, spill, end_levels)
         lengths = {sink: spill.frames(sink) for sink in p.sinks.values()}
 
         def column(sink: str, j: int, frames: int) -> np.ndarray:
             return spill.column(sink, j, drop_last=lengths[sink] - frames)
 
-        return row(p, column, lengths, spill.widths, end_tails(p, window, rate, window_levels))[None, :]
-
-
-def _write_sink_includes() -> None:
-    """Write the shipped sink includes from the installed openSMILE's configs (run when openSMILE's configs change)."""
-    from ser.frontend import smile_native
-
-    from ser.frontend.long_functionals import SETS
-
-    for feature_set in smile_native.CONFIGS:
-        found = _levels(feature_set)
-        if found is None or feature_set in SETS:  # sets with their own numpy path
-            continue
-        path = sink_include(feature_set)
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(sink_include_text(found[2]))
-        print(path)
-
-
-if __name__ == "__main__":
-    _write_sink_includes()
+        return row(p, column, lengths, spill.widths, end_tails(p, end, rate, end_levels))[None, :]
 
 
 __all__ = ["Plan", "end_tails", "functionals", "level_smile", "plan", "row", "run_component", "supported"]

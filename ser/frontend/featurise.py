@@ -8,9 +8,10 @@ holds one block's audio and features, not the hour's: `ser extract` writes them 
 (``ser.frontend.spill``), and only callers that ask for the joined matrix (`featurise`) hold it. Only extractors that
 declare `blockwise` (openSMILE LLDs, Kaldi fbank/MFCC) are cut: the others have a whole-utterance step (a level
 threshold relative to the loudest frame). Utterance-level sets (functionals) whose extractor `streams` are given a
-long region's audio block by block (``AudioFile.stream``): eGeMAPSv02, GeMAPSv01b and emobase compute their contours in blocks
-and summarise them in memory flat in length (``ser.frontend.long_functionals``, `bounded`), other openSMILE sets make
-one pass that keeps every frame (limited by ``ser.limits.max_functionals_seconds``); the rest read it whole. `ser
+long region's audio block by block (``AudioFile.stream``): every set openSMILE runs natively computes its contours in
+blocks and summarises them in memory flat in length (``ser.frontend.long_functionals``, `bounded`); a set
+openSMILE-python runs makes one pass that keeps every frame (limited by ``ser.limits.max_functionals_seconds``); the
+rest read it whole. `ser
 score` cuts long files into windows (``ser.score``).
 
 The one path shared by `ser extract` and `ser score`, so a clip scored later gets exactly the features its

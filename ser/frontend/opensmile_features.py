@@ -3,9 +3,8 @@
 Frame-level sets take openSMILE's LLDs and append our own regression deltas (window 2, the
 openSMILE/HTK formula), so `deltas: 2` gives 26 -> 78 for Emobase as GA-GRU uses; openSMILE's
 own LLD_Deltas level stops at first order. Utterance-level sets return openSMILE's functionals; those openSMILE
-runs natively also `stream` a long utterance's audio block by block: eGeMAPSv02, GeMAPSv01b and emobase in memory that does not
-grow with the utterance (``ser.frontend.long_functionals``, `bounded`), the others in one openSMILE pass that keeps
-every frame (``ser.frontend.smile_native``).
+runs natively also `stream` a long utterance's audio block by block, in memory that does not grow with the
+utterance (``ser.frontend.long_functionals``, `bounded`: eGeMAPSv02, GeMAPSv01b, emobase, ComParE_2016, IS09-IS13).
 """
 
 from __future__ import annotations

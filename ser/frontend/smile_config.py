@@ -49,6 +49,16 @@ class Section:
     def readers(self) -> list[str]:
         return [level.strip() for level in (self.value("reader.dmLevel") or "").split(";") if level.strip()]
 
+    def inputs(self) -> list[str]:
+        """Every level the component reads: its reader's, and those of other readers (``F0reader``, ``reader2``)."""
+        levels = []
+        for line in self.lines:
+            key, sep, value = line.partition("=")
+            key = key.strip()
+            if sep and key.endswith(".dmLevel") and not key.startswith("writer"):
+                levels += [level.strip() for level in value.split("//", 1)[0].split(";") if level.strip()]
+        return levels
+
     def text(self, reader: str | None = None, writer: str | None = None) -> str:
         """The section as config text (with its instance line), its input and output levels renamed if given."""
         body = ["[componentInstances:cComponentManager]", f"instance[{self.name}].type={self.kind}",
@@ -63,9 +73,11 @@ class Section:
         return "\n".join(body) + "\n"
 
 
-def flatten(path: Path, options: dict[str, str], declared: dict[str, str] | None = None) -> list[str]:
+def flatten(path: Path, options: dict[str, str], declared: dict[str, str] | None = None,
+            keep: frozenset[str] = frozenset()) -> list[str]:
     """The lines of config `path` with its includes inlined, comment lines dropped. `options` maps ``\\cm`` option
-    names to files; an option not given takes the default of its first declaration (relative to that file)."""
+    names to files; an option not given takes the default of its first declaration (relative to that file); the
+    include lines of the options in `keep` stay as they are (for the caller to give when it runs the config)."""
     declared = {} if declared is None else declared
     out: list[str] = []
     for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -78,6 +90,9 @@ def flatten(path: Path, options: dict[str, str], declared: dict[str, str] | None
             continue
         target = include.group(1).strip()
         option = _OPTION.match(target)
+        if option and option.group(1) in keep:
+            out.append(line)
+            continue
         if option:
             name, default = option.group(1), option.group(2)
             if default is not None and default != "?" and name not in declared:
@@ -88,7 +103,7 @@ def flatten(path: Path, options: dict[str, str], declared: dict[str, str] | None
             child = Path(target)
         else:
             child = (path.parent / target).resolve()
-        out += flatten(child, options, declared)
+        out += flatten(child, options, declared, keep)
     return out
 
 
@@ -153,4 +168,51 @@ def functionals_layout(config: Path, output_level: str = "func") -> FunctionalsL
     return FunctionalsLayout(order, levels)
 
 
-__all__ = ["FunctionalsLayout", "Section", "flatten", "functionals_layout", "sections"]
+def without_functionals(config: Path, layout: FunctionalsLayout, sinks: dict[str, str], ring_frames: int) -> str:
+    """`config` as one text (includes inlined, the ``source`` include kept) without the functionals of `layout` and
+    whatever only they fed (their concatenation, the set's sink, levels nobody reads any more), with an external sink
+    on each level of `sinks` {level: sink name}, and each level the set lets grow a ring buffer of `ring_frames`
+    frames instead.
+
+    Why: in the set's own config the levels its functionals read keep every frame (openSMILE's linear, growing
+    buffers), so memory grows with the audio given at once; with only sinks reading them a ring suffices."""
+    lines = flatten(config, {}, keep=frozenset({"source"}))
+    components = sections(lines)
+    removed = {section.name for section in layout.components}
+    while True:  # what reads a removed component's output, and what nobody reads (but our sinks' levels)
+        written_by_removed = {components[name].value("writer.dmLevel") for name in removed}
+        read = {level for name, section in components.items() if name not in removed for level in section.inputs()}
+        more = {name for name, section in components.items() if name not in removed and (
+            set(section.inputs()) & written_by_removed
+            or (section.value("writer.dmLevel") and section.value("writer.dmLevel") not in read
+                and section.value("writer.dmLevel") not in sinks))}
+        if not more:
+            break
+        removed |= more
+    growing = {name for name, section in components.items()
+               if section.value("writer.levelconf.isRb") == "0" or section.value("writer.levelconf.growDyn") == "1"}
+    out: list[str] = []
+    skipping, ring = False, False
+    for line in lines:
+        head = _SECTION.match(line)
+        if head:
+            skipping = head.group(1) in removed
+            ring = head.group(1) in growing and not skipping
+            if ring:
+                out += [line, "writer.levelconf.isRb = 1", "writer.levelconf.growDyn = 0",
+                        f"writer.levelconf.nT = {ring_frames}"]
+                continue
+        instance = _INSTANCE.match(line)
+        if skipping or (instance and instance.group(1) in removed):
+            continue
+        if ring and re.match(r"\s*writer\.levelconf\.(isRb|growDyn|nT)\s*=", line):
+            continue  # the ring set above replaces the linear, growing buffer
+        out.append(line)
+    out += ["[componentInstances:cComponentManager]"]
+    out += [f"instance[{sink}].type=cExternalSink" for sink in sinks.values()]
+    for level, sink in sinks.items():
+        out += [f"[{sink}:cExternalSink]", f"reader.dmLevel = {level}"]
+    return "\n".join(out) + "\n"
+
+
+__all__ = ["FunctionalsLayout", "Section", "flatten", "functionals_layout", "sections", "without_functionals"]
