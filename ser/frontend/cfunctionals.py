@@ -14,6 +14,7 @@ defaults openSMILE registers for them; ``norm`` of a sub-functional falls back t
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -1099,9 +1100,19 @@ def _plan(options: Mapping[str, str]) -> _Plan:
     return _Plan(nonzero, functionals)
 
 
+@functools.lru_cache(maxsize=64)
+def _plan_of(items: tuple[tuple[str, str], ...]) -> _Plan:
+    """`_plan` once per component (a long utterance summarises hundreds of columns with the same options)."""
+    return _plan(dict(items))
+
+
+def _planned(options: Mapping[str, str]) -> _Plan:
+    return _plan_of(tuple(sorted(options.items())))
+
+
 def check(options: Mapping[str, str]) -> None:
     """raise Unsupported naming the first option/functional not implemented"""
-    _plan(options)
+    _planned(options)
 
 
 def values(options: Mapping[str, str], contour: np.ndarray, period: float = 0.01) -> np.ndarray:
@@ -1110,7 +1121,7 @@ def values(options: Mapping[str, str], contour: np.ndarray, period: float = 0.01
     A contour with no frames raises ValueError (openSMILE writes no row for it); one with no frames left after
     nonZeroFuncts gives zeros, as openSMILE's functionals return nothing for it.
     """
-    plan = _plan(options)
+    plan = _planned(options)
     x = np.asarray(contour, dtype=F32).reshape(-1)
     if x.size == 0:
         raise ValueError("a contour with no frames has no functionals (openSMILE writes no output row)")

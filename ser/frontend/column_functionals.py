@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 #: openSMILE's LLD frame step in these sets (s), which their functionals' times are counted in
 PERIOD = 0.01
 #: frames each ring-buffered contour level holds (well over any lookback of these sets' components)
-RING_FRAMES = 1000
+RING_FRAMES = 100
 #: the most float32 values fed to one openSMILE functionals run (frames x columns): 4 MiB
 RUN_VALUES = 1 << 20
 #: context before each block (s): these sets' contours carry state further back than `featurise.CONTEXT_SECONDS`

@@ -171,8 +171,8 @@ def functionals_layout(config: Path, output_level: str = "func") -> FunctionalsL
 def without_functionals(config: Path, layout: FunctionalsLayout, sinks: dict[str, str], ring_frames: int) -> str:
     """`config` as one text (includes inlined, the ``source`` include kept) without the functionals of `layout` and
     whatever only they fed (their concatenation, the set's sink, levels nobody reads any more), with an external sink
-    on each level of `sinks` {level: sink name}, and each level the set lets grow a ring buffer of `ring_frames`
-    frames instead.
+    on each level of `sinks` {level: sink name}, and each level the set lets grow (or inherit a growing buffer) a ring
+    buffer of `ring_frames` frames instead.
 
     Why: in the set's own config the levels its functionals read keep every frame (openSMILE's linear, growing
     buffers), so memory grows with the audio given at once; with only sinks reading them a ring suffices."""
@@ -189,8 +189,10 @@ def without_functionals(config: Path, layout: FunctionalsLayout, sinks: dict[str
         if not more:
             break
         removed |= more
-    growing = {name for name, section in components.items()
-               if section.value("writer.levelconf.isRb") == "0" or section.value("writer.levelconf.growDyn") == "1"}
+    # levels not set to a ring explicitly: those set to grow, and those that inherit their input's buffer (older
+    # configs leave every level to inherit the source's linear, growing wave level: all frames of all levels kept)
+    growing = {name for name, section in components.items() if section.value("writer.dmLevel") and (
+        section.value("writer.levelconf.isRb") != "1" or section.value("writer.levelconf.growDyn") == "1")}
     out: list[str] = []
     skipping, ring = False, False
     for line in lines:
