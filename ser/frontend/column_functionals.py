@@ -47,8 +47,9 @@ RUN_VALUES = 1 << 20
 #: differ in the 5th digit; 6 s is enough for 28 s but not for 2.5 min; 12 s gives openSMILE's row)
 DEFAULT_CONTEXT_SECONDS = 6.0
 CONTEXT_SECONDS = {"IS09": 12.0, "IS10": 12.0}
-#: seconds past the context of the end of the audio that `end_tails` and the end of the deltas are found on
-END_SECONDS = 2.0
+#: seconds at the end of the audio that `end_tails` and the end of the deltas are found on (a one-pass over them costs
+#: less memory than over a 10 s clip)
+END_SECONDS = 5.0
 #: frames left out at the end of input tried by `end_tails`, the usual counts first
 TAIL_CANDIDATES = (0, 1, 2, 3, 4, 5, 6, 7, 8)
 
@@ -337,9 +338,12 @@ def functionals(feature_set: str, blocks: Iterable[np.ndarray], rate: int) -> np
     with ColumnSpill() as spill:
         for rows, window in contour_blocks(smile.levels, blocks, rate, context):
             spill.append(rows)
-        # the end of the audio, for what happens at the end of input: the context plus 2 s (openSMILE's own pass over
-        # it, in `end_tails`, then costs no more memory than over a clip)
-        end = window[-int((context + END_SECONDS) * rate) :]
+        # the end of the audio, for what happens at the end of input (openSMILE's own pass over it in `end_tails`
+        # and our contours of it both start at its start, so they agree on it whatever state the contours carry); it
+        # starts on the utterance's frame grid, as the window does, so its last frames are the utterance's
+        hop = int(round(PERIOD * rate))
+        cut = max(0, window.size - int(END_SECONDS * rate))
+        end = window[cut - cut % hop :]
         end_levels = smile.levels(end, rate)
         smile.close()  # its data memory is not needed again for this utterance: the peak stays one instance's
         _rederive(p, spill, end_levels)
