@@ -9,16 +9,14 @@ includes inlined) runs behind a cExternalSource that holds the contours as data 
 from __future__ import annotations
 
 import functools
-import tempfile
-from ctypes import POINTER, c_float
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import require_data
+from contour_cases import edge_cases
 from ser.frontend import cfunctionals as cf
-from ser.frontend import smile_config, smile_native
+from ser.frontend import column_functionals, smile_config, smile_native
 
 #: float32 outputs; the tolerance leaves room for another libm's exp/log/sqrt
 RTOL, ATOL = 1e-6, 1e-7
@@ -51,52 +49,7 @@ def _sections(feature_set: str) -> dict[str, smile_config.Section]:
 
 def opensmile_row(section: smile_config.Section, contours: np.ndarray) -> tuple[list[str], np.ndarray]:
     """openSMILE's (names, row) for `contours` (frames x columns) through `section` alone."""
-    lib = smile_native._binding()
-    data = np.ascontiguousarray(contours, dtype=np.float32)
-    frames, fields = data.shape
-    text = [
-        "[componentInstances:cComponentManager]",
-        "instance[dataMemory].type=cDataMemory",
-        "instance[extsource].type=cExternalSource",
-        "instance[extsink].type=cExternalSink",
-        "[extsource:cExternalSource]",
-        "writer.dmLevel = contours",
-        "period = 0.01",
-        *(f"fieldNames[{i}] = c{i}" for i in range(fields)),
-        f"blocksize = {max(frames, 1)}",
-        "writer.levelconf.growDyn = 1",
-        "writer.levelconf.isRb = 0",
-        f"writer.levelconf.nT = {max(frames, 1)}",
-        section.text(reader="contours", writer="funcs"),
-        "[extsink:cExternalSink]",
-        "reader.dmLevel = funcs",
-    ]
-    rows: list[np.ndarray] = []
-
-    def on_frames(values, nrows, ncols, meta, user) -> int:
-        rows.append(np.ctypeslib.as_array(values, shape=(nrows, ncols)).copy())
-        return 1
-
-    callback = lib.ExternalSinkCallbackEx(on_frames)
-    with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "functionals.conf"
-        config.write_text("\n".join(text) + "\n")
-        smile = lib.OpenSMILE()
-        smile.initialize(config_file=str(config), options={}, loglevel=1, log_file=None, debug=False)
-        try:
-            smile._check_smile_result(lib.smileapi.smile_extsink_set_data_callback_ex(
-                smile._smileobj, b"extsink", callback, None))
-            names = [smile.external_sink_get_element_name("extsink", i)
-                     for i in range(smile.external_sink_get_num_elements("extsink"))]
-            if frames:
-                smile._check_smile_result(lib.smileapi.smile_extsource_write_data(
-                    smile._smileobj, b"extsource", data.ctypes.data_as(POINTER(c_float)), frames))
-            smile.external_source_set_eoi("extsource")
-            smile.run()
-        finally:
-            smile.free()
-    out = np.vstack(rows) if rows else np.zeros((0, len(names)), dtype=np.float32)
-    return names, out
+    return column_functionals.run_sections([section.text(reader="ser_in", writer="funcs")], "funcs", contours)
 
 
 def _compare(feature_set: str, name: str, contours: np.ndarray, label: str, extra: tuple[str, ...] = ()) -> None:
@@ -130,16 +83,7 @@ def _synthetic() -> dict[str, np.ndarray]:
         oscillating[start - 3 : start] = -1.0
         oscillating[start : start + 3] = 1.0
     return {
-        "all zeros": np.zeros(60),
-        "1 frame": np.array([3.5]),
-        "1 zero frame": np.array([0.0]),
-        "2 frames": np.array([1.0, 2.0]),
-        "3 frames": np.array([2.0, 0.0, 5.0]),
-        "4 frames": np.array([1.0, 3.0, 2.0, 5.0]),
-        "5 frames": np.array([1.0, 3.0, 2.0, 5.0, 4.0]),
-        "constant": np.full(80, 2.5),
-        "constant negative": np.full(30, -7.25),
-        "ramp": np.linspace(-1, 4, 200),
+        **edge_cases(),
         "falling ramp": np.linspace(4, -1, 333),
         "mean near 0": rng.normal(0.01, 1.0, 300),
         "random walk": walk,

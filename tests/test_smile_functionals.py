@@ -12,16 +12,14 @@ from __future__ import annotations
 import functools
 import importlib.util
 import re
-import tempfile
 from collections.abc import Callable
-from ctypes import POINTER, c_float
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 
 from conftest import require_data
+from contour_cases import edge_cases
 from ser.frontend import smile_functionals as sf
 
 # float32 outputs: in practice bit-identical here; the tolerance leaves room for another libm's logf/sqrtf
@@ -38,15 +36,6 @@ INCLUDES = {"bufferModeRbConf": "BufferModeRb.conf.inc", "frameModeFunctionalsCo
 def _core() -> Path:
     spec = importlib.util.find_spec("opensmile")
     return Path(next(iter(spec.submodule_search_locations))) / "core"
-
-
-@functools.cache
-def _binding() -> ModuleType:
-    """The wheel's ctypes binding, loaded by file path (no opensmile/pandas import)."""
-    spec = importlib.util.spec_from_file_location("test_smile_functionals_binding", _core() / "lib.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _block(path: str, name: str, kind: str, reader: str | None = None) -> tuple[str, str]:
@@ -73,54 +62,13 @@ def _block(path: str, name: str, kind: str, reader: str | None = None) -> tuple[
 def _opensmile(blocks: list[tuple[str, str, str]], contours: np.ndarray) -> tuple[list[str], np.ndarray]:
     """openSMILE's output row for `contours` (frames x contours) through the chain of wheel config `blocks`
     [(file, section name, component type)], the first reading the source; -> (output names, values)."""
-    lib = _binding()
-    data = np.ascontiguousarray(contours, dtype=np.float32)
-    frames, fields = data.shape
-    text = [
-        "[componentInstances:cComponentManager]",
-        "instance[dataMemory].type=cDataMemory",
-        "instance[extsource].type=cExternalSource",
-        "instance[extsink].type=cExternalSink",
-        "[extsource:cExternalSource]",
-        "writer.dmLevel = contours",
-        "period = 0.01",
-        *(f"fieldNames[{i}] = c{i}" for i in range(fields)),
-        f"blocksize = {max(frames, 1)}",
-        "writer.levelconf.growDyn = 1",
-        "writer.levelconf.isRb = 0",
-        f"writer.levelconf.nT = {max(frames, 1)}",
-    ]
-    level = "contours"
+    from ser.frontend.column_functionals import run_sections
+
+    level, texts = "ser_in", []
     for path, name, kind in blocks:
         section, level = _block(path, name, kind, reader=level if name == blocks[0][1] else None)
-        text.append(section)
-    text += ["[extsink:cExternalSink]", f"reader.dmLevel = {level}"]
-    rows: list[np.ndarray] = []
-
-    def on_frames(values, nrows, ncols, meta, user) -> int:
-        rows.append(np.ctypeslib.as_array(values, shape=(nrows, ncols)).copy())
-        return 1
-
-    callback = lib.ExternalSinkCallbackEx(on_frames)
-    with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "functionals.conf"
-        config.write_text("\n".join(text) + "\n")
-        smile = lib.OpenSMILE()
-        smile.initialize(config_file=str(config), options={}, loglevel=1, log_file=None, debug=False)
-        try:
-            smile._check_smile_result(lib.smileapi.smile_extsink_set_data_callback_ex(
-                smile._smileobj, b"extsink", callback, None))
-            names = [smile.external_sink_get_element_name("extsink", i)
-                     for i in range(smile.external_sink_get_num_elements("extsink"))]
-            if frames:  # the API's length is in frames (the binding's wrapper passes floats: wrong for > 1 field)
-                smile._check_smile_result(lib.smileapi.smile_extsource_write_data(
-                    smile._smileobj, b"extsource", data.ctypes.data_as(POINTER(c_float)), frames))
-            smile.external_source_set_eoi("extsource")
-            smile.run()
-        finally:
-            smile.free()
-    out = np.vstack(rows) if rows else np.zeros((0, len(names)), dtype=np.float32)
-    return names, out
+        texts.append(section)
+    return run_sections(texts, level, contours)
 
 
 #: each function under test: (how to call it on one contour, openSMILE blocks that compute the same)
@@ -181,16 +129,7 @@ def _synthetic() -> dict[str, np.ndarray]:
     voiced = np.where(rng.random(1500) < 0.35, 0.0, walk)
     pattern = np.concatenate([np.where(rng.random(n) < 0.5, 0.0, 25 + rng.random(n)) for n in rng.integers(1, 6, 400)])
     return {
-        "all zeros": np.zeros(60),
-        "1 frame": np.array([3.5]),
-        "1 zero frame": np.array([0.0]),
-        "2 frames": np.array([1.0, 2.0]),
-        "3 frames": np.array([2.0, 0.0, 5.0]),
-        "4 frames": np.array([1.0, 3.0, 2.0, 5.0]),
-        "5 frames": np.array([1.0, 3.0, 2.0, 5.0, 4.0]),
-        "constant": np.full(80, 2.5),
-        "constant negative": np.full(30, -7.25),
-        "ramp": np.linspace(-1, 4, 200),
+        **edge_cases(),
         "mean near 0": rng.normal(0.01, 1.0, 300),
         "random walk": walk,
         "random with zeros": voiced,

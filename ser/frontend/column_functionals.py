@@ -155,9 +155,11 @@ def level_smile(feature_set: str) -> NativeSmile:
     return smile_native.NativeSmile.from_config(str(levels_config(feature_set)), {}, tuple(plan(feature_set).sinks.values()))
 
 
-def run_component(section: smile_config.Section, columns: np.ndarray, period: float = PERIOD) -> np.ndarray:
-    """openSMILE's own `section` (a cFunctionals component) over `columns` (frames x k), fed through an external
-    source: its output values, column by column (k x functionals, flattened as openSMILE writes them)."""
+def run_sections(sections: list[str], output_level: str, columns: np.ndarray,
+                 period: float = PERIOD) -> tuple[list[str], np.ndarray]:
+    """openSMILE running the config `sections` (text; the first reads level ``ser_in``) over `columns` (frames x k,
+    fed through an external source as fields c0..ck-1, one frame per `period` s): (the names and the frames of
+    `output_level`)."""
     from ser.frontend import smile_native
 
     lib = smile_native._binding()
@@ -169,8 +171,7 @@ def run_component(section: smile_config.Section, columns: np.ndarray, period: fl
             "[ser_in:cExternalSource]", "writer.dmLevel = ser_in", f"period = {period}",
             *(f"fieldNames[{i}] = c{i}" for i in range(width)), f"blocksize = {size}",
             "writer.levelconf.growDyn = 0", "writer.levelconf.isRb = 0", f"writer.levelconf.nT = {size}",
-            section.text(reader="ser_in"), "[ser_out:cExternalSink]",
-            f"reader.dmLevel = {section.value('writer.dmLevel')}"]
+            *sections, "[ser_out:cExternalSink]", f"reader.dmLevel = {output_level}"]
     with tempfile.NamedTemporaryFile("w", prefix="ser-functionals-", suffix=".conf", delete=False) as handle:
         handle.write("\n".join(text) + "\n")
     rows: list[np.ndarray] = []
@@ -185,6 +186,8 @@ def run_component(section: smile_config.Section, columns: np.ndarray, period: fl
         smile.initialize(config_file=handle.name, options={}, loglevel=1, log_file=None, debug=False)
         smile._check_smile_result(lib.smileapi.smile_extsink_set_data_callback_ex(smile._smileobj, b"ser_out",
                                                                                     callback, None))
+        names = [smile.external_sink_get_element_name("ser_out", i)
+                 for i in range(smile.external_sink_get_num_elements("ser_out"))]
         if frames:  # the C API counts frames (the binding's wrapper would count floats)
             smile._check_smile_result(lib.smileapi.smile_extsource_write_data(
                 smile._smileobj, b"ser_in", data.ctypes.data_as(POINTER(c_float)), frames))
@@ -193,9 +196,16 @@ def run_component(section: smile_config.Section, columns: np.ndarray, period: fl
     finally:
         smile.free()
         Path(handle.name).unlink(missing_ok=True)
-    if not rows:
-        raise ValueError(f"openSMILE's {section.name} wrote no row for {frames} frames")
-    return np.asarray(rows[-1][-1], dtype=np.float32)
+    return names, (np.vstack(rows) if rows else np.zeros((0, len(names)), dtype=np.float32))
+
+
+def run_component(section: smile_config.Section, columns: np.ndarray, period: float = PERIOD) -> np.ndarray:
+    """openSMILE's own `section` (a cFunctionals component) over `columns` (frames x k): its output values, column by
+    column (k x functionals, flattened as openSMILE writes them)."""
+    _, rows = run_sections([section.text(reader="ser_in")], section.value("writer.dmLevel"), columns, period)
+    if rows.shape[0] == 0:
+        raise ValueError(f"openSMILE's {section.name} wrote no row for {len(columns)} frames")
+    return rows[-1].astype(np.float32)
 
 
 def component_values(section: smile_config.Section, column: Column, columns: list[tuple[str, int]], frames: int,
