@@ -43,7 +43,7 @@ def test_the_layout_read_from_the_configs_makes_each_sets_row():
 
 @pytest.mark.parametrize(("feature_set", "clips"), [("ComParE_2016", 18), ("IS09", 60), ("IS11", 41), ("IS13", 12)])
 def test_long_rows_are_the_one_pass_rows(emodb_dir, feature_set, clips):
-    """Over EmoDB concatenations longer than a block (ComParE_2016 40 s, IS09 2.5 min, IS11 1.7 min, IS13 27 s), fed
+    """Over EmoDB concatenations longer than a block (ComParE_2016 38 s, IS09 2.5 min, IS11 1.8 min, IS13 21 s), fed
     in uneven pieces: openSMILE's one-pass row (bit for bit here; the margin is for another libm's log/sqrt). IS11's
     needs the end of the audio that the end frames are found on to start on the utterance's frame grid."""
     x = _speech(emodb_dir, clips)
