@@ -93,7 +93,7 @@ def test_without_the_recomputed_deltas_the_row_would_differ(emodb_dir, monkeypat
 
 
 def test_compare6373_extracts_a_long_utterance_bounded(emodb_dir, tmp_path, monkeypatch):
-    """The shipped compare6373 set takes a 40 s file under a 30 s functionals limit (bounded: no limit applies) and
+    """The shipped compare6373 set takes a 38 s file under a 30 s functionals limit (bounded: no limit applies) and
     gives openSMILE's row; no spill file is left behind."""
     import tempfile
 
