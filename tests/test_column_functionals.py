@@ -6,6 +6,7 @@ samples."""
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -133,3 +134,26 @@ def test_the_contour_config_gives_the_sets_own_contours(emodb_dir, tmp_path, fea
     for sink, rows in want.items():
         assert rows.shape[0] > 300
         assert np.array_equal(got[sink], rows), sink
+
+
+def test_the_contour_config_is_cached_by_content_and_survives_an_unwritable_cache(tmp_path, monkeypatch):
+    """The generated config goes to the user's cache under a name from its content (a tampered copy is rewritten);
+    where the cache cannot be written, a folder of the process's own is used."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    cf.levels_config.cache_clear()
+    try:
+        path = cf.levels_config("IS09")
+        assert path.parent == tmp_path / "cache" / "ser" / "opensmile"
+        text = path.read_text()
+        path.write_text(text + "[evil:cComponentManager]\n")
+        cf.levels_config.cache_clear()
+        assert cf.levels_config("IS09") == path and path.read_text() == text
+        blocked = tmp_path / "blocked"
+        blocked.write_text("a file where the cache folder would go")
+        monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the fallback folder goes there
+        cf.levels_config.cache_clear()
+        fallback = cf.levels_config("IS09")
+        assert fallback.read_text() == text and fallback.parent.parent == tmp_path
+    finally:
+        cf.levels_config.cache_clear()
