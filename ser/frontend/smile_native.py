@@ -223,8 +223,10 @@ class NativeSmile:
             self._kept = None
 
     def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # at interpreter shutdown the binding may be gone already
+        try:  # at interpreter shutdown the binding (and modules such as contextlib) may be gone already
             self.close()
+        except Exception:  # noqa: BLE001, S110  nothing to report to at shutdown
+            pass
 
 
 def _pcm(samples: np.ndarray) -> np.ndarray:
