@@ -3,15 +3,18 @@ cFunctionals components (ComParE_2016, IS09-IS13): contours in blocks, the funct
 
 Why: openSMILE's one pass keeps every frame of every level its functionals read (ComParE_2016: ~5.5 KB per 10 ms,
 1.9 GiB an hour), so these sets had a length limit. Here, as for eGeMAPS and emobase in
-``ser.frontend.long_functionals``, the contours are computed block by block (the set's own config with external sinks
-on the levels its functionals read: `level_smile`) and spilled column by column to temporary files. Each functionals
-component is then run as openSMILE's own component (its section copied from the wheel's config by
-``ser.frontend.smile_config``) on a few columns at a time fed through an external source, so the values are
-openSMILE's by construction; `end_tails` finds the frames openSMILE's one pass leaves out at the end of input.
-
-Memory: openSMILE keeps ~145 bytes of metadata per frame of the column it summarises (~50 MiB an hour of audio, about
-1/40 of the one pass), whatever the column count; a component that ``ser.frontend.cfunctionals`` implements (when
-present) is computed in numpy instead, holding only the float32 column (1.4 MB an hour).
+``ser.frontend.long_functionals``:
+- the contours are computed block by block with context (`CONTEXT_SECONDS`) by the set's own config less its
+  functionals, with ring buffers and an external sink per level read (`levels_config`, generated from the installed
+  wheel's configs by ``ser.frontend.smile_config``), and spilled column by column to temporary files;
+- the deltas openSMILE computes with ``onlyInSegments``, which depend on the whole utterance, are recomputed from the
+  whole contour (``ser.frontend.segment_deltas``);
+- each functionals component summarises one column at a time: in numpy (``ser.frontend.cfunctionals``, driven by
+  the component's own options; memory: the float32 column, 1.4 MB an hour, and chunked temporaries), or, for options
+  it does not implement, by openSMILE's own component over a few columns fed through an external source (openSMILE
+  then keeps ~145 bytes per frame: ~50 MiB an hour);
+- `end_tails` finds the frames openSMILE's one pass leaves out at the end of input on the last `END_SECONDS`.
+The rows equal openSMILE's one pass bit for bit on the EmoDB concatenations tested (tests/test_column_functionals.py).
 """
 
 from __future__ import annotations
