@@ -7,6 +7,7 @@
    measured in this one run (the machine is shared and noisy: only ratios mean something).
 
     .venv/bin/python benchmarks/scale.py [--emodb-dir ../shared/data/emodb] [--times 10] [--sample 60]
+                                         [--sets egemaps88,compare6373] [--cost-only]
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from procmon import run_measured  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-SETS = ("egemaps88", "emobase988", "emobase78", "emobase78_avg5", "mfcc_pitch28", "alstm36", "fbank40")
+SETS = ("egemaps88", "emobase988", "compare6373", "is09_384", "emobase78", "emobase78_avg5", "mfcc_pitch28", "alstm36",
+        "fbank40")
 
 
 def write_data(files: list[Path], times: int, out: Path) -> None:
@@ -50,6 +52,8 @@ def main() -> int:
     parser.add_argument("--emodb-dir", default=str(REPO.parent / "shared" / "data" / "emodb"))
     parser.add_argument("--times", type=int, default=10)
     parser.add_argument("--sample", type=int, default=60)
+    parser.add_argument("--sets", default=",".join(SETS), help="feature sets whose cost per audio hour is measured")
+    parser.add_argument("--cost-only", action="store_true", help="skip the 10x-corpus linearity check")
     args = parser.parse_args()
     files = sorted(Path(args.emodb_dir).glob("*.wav"))
     if not files:
@@ -61,10 +65,12 @@ def main() -> int:
         hours = sum(sf.info(str(f)).duration for f in sample) / 3600
         write_data(sample, 1, work / "sample")
         print(f"cost per audio hour, one process (`ser extract --nj 1`, {len(sample)} EmoDB clips, {hours * 3600:.0f} s):")
-        for name in SETS:
+        for name in args.sets.split(","):
             wall, _ = extract(work / "sample", work / f"f_{name}", name, 1)
             size = (work / f"f_{name}" / "feats.ark").stat().st_size
             print(f"  {name:15s} {wall / hours:8.0f} CPU-s per audio hour (incl. start)  {size / hours / 2**20:9.1f} MiB per audio hour")
+        if args.cost_only:
+            return 0
         total_hours = sum(sf.info(str(f)).duration for f in files) / 3600
         write_data(files, 1, work / "once")
         write_data(files, args.times, work / "many")
